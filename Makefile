@@ -1,0 +1,63 @@
+# conflict-report: curated conflict event data -> validated event table -> parameterised
+# notebooks (papermill) -> results ledger -> Quarto report (HTML site + PDF).
+#
+# On a fresh machine two commands do everything: `make report` and `make test`.
+# Every target is a thin call to `python -m conflict_report <step>`, which decides from
+# content hashes whether anything needs redoing (see README, "Rebuilds").
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Inside an active conda environment made from environment.yml, use it; otherwise create a
+# project .venv from pyproject.toml once and reuse it.
+ifeq ($(CONDA_DEFAULT_ENV),conflict-report)
+PYTHON ?= python
+ENV_READY :=
+else
+PYTHON ?= .venv/bin/python
+ENV_READY := .venv/.installed
+endif
+RUN := $(PYTHON) -m conflict_report
+
+# Inputs (see README, "Data"): a local file or a URL each; unset means "as last built", or the
+# documented download default.
+export UCDP_GED UCDP_GED_SHA256 UCDP_GED_VERSION UCDP_COUNTRY_YEAR BOUNDARIES_ADMIN1 BOUNDARIES_ADMIN2 ACLED_CSV
+export WORKERS DASK_SCHEDULER QUARTO
+
+.PHONY: help env data notebooks report render-check test curate-check serve clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.venv/.installed: pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --upgrade pip
+	.venv/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+env: $(ENV_READY) ## create the Python environment (.venv, or use the active conda env)
+
+data: $(ENV_READY) ## build data/processed/ (events.parquet, rejected.csv, manifest.json)
+	$(RUN) data
+
+notebooks: data ## execute every run in report/runs.yml into build/ (WORKERS=n, DASK_SCHEDULER=addr)
+	$(RUN) notebooks
+
+report: notebooks ## write the report's sources and render HTML + PDF into report/_output/ (needs Quarto)
+	$(RUN) report
+
+render-check: $(ENV_READY) ## check the rendered site in a browser and the PDF (needs a render)
+	$(RUN) check-render --site report/_output --pdf report/_output/report.pdf
+
+curate-check: $(ENV_READY) ## validate the hand-curated files in data/curated/
+	$(RUN) curate-check
+
+test: $(ENV_READY) ## run the test suite (real data from ../shared/data, see README)
+	$(RUN) curate-check
+	$(PYTHON) -m pytest
+
+serve: $(ENV_READY) ## serve report/_output on http://127.0.0.1:8000 (search works when served)
+	$(RUN) serve
+
+clean: ## remove generated outputs (not .venv, not downloads in data/raw)
+	rm -rf data/processed build report/_output report/_generated report/_variables.yml report/.quarto

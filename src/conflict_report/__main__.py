@@ -1,0 +1,3 @@
+from conflict_report.cli import main
+
+raise SystemExit(main())

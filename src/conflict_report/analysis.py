@@ -1,0 +1,158 @@
+"""The analyses every notebook shares, over the processed event table. Pure functions of a
+DataFrame, so they are tested once and give the same numbers in every run.
+
+Conventions:
+- Deaths always travel as low/best/high; civilian deaths are a separate column.
+- An event belongs to a period when its start date falls in it (a year-level record that
+  starts on 1 January belongs to that year); its deaths are then spread over its own days.
+- Curated events linked to a source event (duplicate_of) are not counted twice.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from conflict_report import paths
+from conflict_report.params import RunParameters
+from conflict_report.schema import UNKNOWN_ADMIN1, countable
+
+DEATHS = ["deaths_low", "deaths_best", "deaths_high"]
+COARSE_DATE = 4  # date_precision 4-5: month or year level
+COUNTRY_LEVEL = 6  # geo_precision 6-7: country level or wider
+HEADLINE_CHARS = 90
+
+
+def load_events() -> pd.DataFrame:
+    return pd.read_parquet(paths.EVENTS)
+
+
+def sides(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (event, actor) for every member of side A or B."""
+    long = pd.concat([
+        frame[["event_id", "side_a"]].rename(columns={"side_a": "actor"}).assign(side="a"),
+        frame[["event_id", "side_b"]].rename(columns={"side_b": "actor"}).assign(side="b"),
+    ])
+    long["actor"] = long["actor"].str.split(", ")
+    return long.explode("actor").dropna(subset=["actor"])
+
+
+def known_actors(events: pd.DataFrame) -> list[str]:
+    """Actors by number of events, most active first (the valid values for `actor`)."""
+    return sides(events)["actor"].value_counts().index.tolist()
+
+
+def select(events: pd.DataFrame, p: RunParameters) -> pd.DataFrame:
+    """The countable events a run covers: its country, period, sources, violence types, and
+    governorate or actor when given."""
+    start, end = pd.Timestamp(p.start), pd.Timestamp(p.end)
+    keep = (
+        (events["country"] == p.country)
+        & events["date_start"].between(start, end)
+        & events["source"].isin(p.sources)
+        & events["violence_type"].isin(p.violence_types)
+    )
+    if p.governorate:
+        keep &= events["admin1"] == p.governorate
+    chosen = countable(events[keep])
+    if p.actor:
+        ids = sides(chosen).query("actor == @p.actor")["event_id"].unique()
+        chosen = chosen[chosen["event_id"].isin(ids)]
+    return chosen.copy()
+
+
+def death_totals(frame: pd.DataFrame) -> dict[str, int]:
+    totals = {c: int(frame[c].sum()) for c in [*DEATHS, "deaths_civilians"]}
+    totals["events"] = len(frame)
+    return totals
+
+
+def monthly(frame: pd.DataFrame) -> pd.DataFrame:
+    """Deaths per calendar month, each event's deaths spread evenly over the days from its
+    start to its end date, so the series sums to the total and no month carries a year-level
+    record's deaths on its start date. Fractions are kept; round only for display.
+    `deaths_best_coarse` is the part that comes from month- or year-level records."""
+    days = (frame["date_end"] - frame["date_start"]).dt.days + 1
+    spread = frame.assign(days=days, offset=[range(d) for d in days]).explode("offset")
+    spread["day"] = spread["date_start"] + pd.to_timedelta(spread["offset"].astype(int), unit="D")
+    spread["month"] = spread["day"].dt.strftime("%Y-%m")
+    for column in DEATHS:
+        spread[column] = spread[column].astype(float) / spread["days"]
+    spread["deaths_best_coarse"] = spread["deaths_best"].where(spread["date_precision"] >= COARSE_DATE, 0.0)
+    columns = [*DEATHS, "deaths_best_coarse"]
+    table = spread.groupby("month")[columns].sum()
+    if len(table):
+        # Months with no events are real zeros, not gaps in the line.
+        full = pd.period_range(table.index.min(), table.index.max(), freq="M").strftime("%Y-%m")
+        table = table.reindex(full, fill_value=0.0)
+    return table.rename_axis("month").reset_index()
+
+
+def by_year_and_type(frame: pd.DataFrame) -> pd.DataFrame:
+    table = frame.groupby(["year", "violence_type"])[[*DEATHS, "deaths_civilians"]].sum().reset_index()
+    table["events"] = frame.groupby(["year", "violence_type"]).size().to_numpy()
+    return table.astype({c: "int64" for c in [*DEATHS, "deaths_civilians", "events"]})
+
+
+def civilians_by_year(frame: pd.DataFrame) -> pd.DataFrame:
+    table = frame.groupby("year")[["deaths_civilians", "deaths_best"]].sum().reset_index()
+    table["civilian_share_of_best"] = (table["deaths_civilians"] / table["deaths_best"]).round(4)
+    return table.astype({"deaths_civilians": "int64", "deaths_best": "int64"})
+
+
+def ranked(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Events and deaths per value of `column` (governorate, district), deadliest first; the
+    unknown value is kept as its own row so the parts add up to the whole."""
+    keyed = frame.assign(**{column: frame[column].fillna(UNKNOWN_ADMIN1)})
+    table = keyed.groupby(column)[[*DEATHS, "deaths_civilians"]].sum()
+    table["events"] = keyed.groupby(column).size()
+    table = table.reset_index().sort_values(["deaths_best", column], ascending=[False, True], kind="stable")
+    return table.astype({c: "int64" for c in [*DEATHS, "deaths_civilians", "events"]}).reset_index(drop=True)
+
+
+def shorten(text: object, limit: int = HEADLINE_CHARS) -> str:
+    text = "" if text is None or pd.isna(text) else " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def deadliest(frame: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The deadliest single events. Records that summarise a month or a year (date precision
+    4-5) are not events in this sense and are left out."""
+    events = frame[(frame["date_precision"] < COARSE_DATE) & ~frame["confidential"]]
+    top = events.sort_values(["deaths_best", "date_start", "event_id"], ascending=[False, True, True], kind="stable").head(n)
+    return pd.DataFrame({
+        "date": top["date_start"].dt.strftime("%Y-%m-%d"),
+        "governorate": top["admin1"],
+        "place": top["place"].fillna(""),
+        "sides": top["side_a"].fillna("?") + " – " + top["side_b"].fillna("?"),
+        "deaths_best": top["deaths_best"].astype("int64"),
+        "deaths_low": top["deaths_low"].astype("int64"),
+        "deaths_high": top["deaths_high"].astype("Int64"),
+        "headline": top["headline"].map(shorten),
+        "event_id": top["event_id"],
+    }).reset_index(drop=True)
+
+
+def opponents(frame: pd.DataFrame, actor: str) -> pd.DataFrame:
+    """For events where `actor` is a member of one side: the members of the other side."""
+    long = sides(frame)
+    own = long[long["actor"] == actor][["event_id", "side"]].drop_duplicates()
+    other = long.merge(own, on="event_id", suffixes=("", "_own"))
+    other = other[(other["side"] != other["side_own"]) & (other["actor"] != actor)][["event_id", "actor"]].drop_duplicates()
+    merged = other.merge(frame[["event_id", *DEATHS, "deaths_civilians"]], on="event_id")
+    table = merged.groupby("actor")[[*DEATHS, "deaths_civilians"]].sum()
+    table["events"] = merged.groupby("actor").size()
+    table = table.reset_index().rename(columns={"actor": "opponent"})
+    return table.sort_values(["deaths_best", "opponent"], ascending=[False, True], kind="stable").astype(
+        {c: "int64" for c in [*DEATHS, "deaths_civilians", "events"]}).reset_index(drop=True)
+
+
+def precision_counts(frame: pd.DataFrame) -> dict[str, int]:
+    coarse_date = frame["date_precision"] >= COARSE_DATE
+    country_level = frame["geo_precision"] >= COUNTRY_LEVEL
+    return {
+        "events_coarse_date": int(coarse_date.sum()),
+        "deaths_best_coarse_date": int(frame.loc[coarse_date, "deaths_best"].sum()),
+        "events_country_level": int(country_level.sum()),
+        "deaths_best_country_level": int(frame.loc[country_level, "deaths_best"].sum()),
+        "events_flagged": int((frame["quality_flags"] != "").sum()),
+    }

@@ -1,0 +1,78 @@
+"""The case study: events curated from one news report, the report's claims checked against
+every source that covers them, and UCDP's yearly totals as context."""
+
+from __future__ import annotations
+
+import pandas as pd
+from IPython.display import Markdown
+
+from conflict_report import claims, coverage, report_tables
+from conflict_report.results import fmt_int
+from conflict_report.run import Run
+
+
+def _deaths_display(row) -> str:
+    if pd.isna(row.deaths_best):
+        return "unknown"
+    if pd.isna(row.deaths_high):
+        return f"at least {int(row.deaths_low):,} (no upper bound)"
+    if row.deaths_low == row.deaths_best == row.deaths_high:
+        return f"{int(row.deaths_best):,}"
+    return report_tables.deaths_text(row.deaths_best, row.deaths_low, row.deaths_high)
+
+
+def curated_events(run: Run) -> Markdown:
+    """The curated events of the period in every country the report names (talks in Sochi
+    belong to the story of Raqqa too); confidential rows show their figures only."""
+    p = run.parameters
+    rows = run.events[(run.events["source"] == "curated") & run.events["date_start"].between(pd.Timestamp(p.start), pd.Timestamp(p.end))]
+    rows = rows.sort_values(["date_start", "event_id"])
+    table = pd.DataFrame({
+        "date": rows["date_start"].dt.strftime("%Y-%m-%d"),
+        "place": [c if p in ("", c) else f"{p}, {c}" for p, c in zip(rows["place"].fillna(""), rows["country"])],
+        "sides": rows["side_a"].fillna("?") + " – " + rows["side_b"].fillna("?"),
+        "deaths": [_deaths_display(r) for r in rows.itertuples()],
+        "civilian_deaths": [("at least " if r.deaths_is_lower_bound and pd.notna(r.deaths_civilians) else "") +
+                            (f"{int(r.deaths_civilians):,}" if pd.notna(r.deaths_civilians) else "unknown") for r in rows.itertuples()],
+        "strikes": rows["strikes"].map(lambda v: "" if pd.isna(v) else f"{int(v):,}"),
+        "what": rows["headline"].fillna("(confidential)"),
+    })
+    run.outputs.save_table("curated_events", table, "Events curated from the article")
+    run.outputs.count("curated_events", len(table), "events curated from news reports in the period")
+    raqqa = rows[(rows["admin1"] == "Ar-Raqqa") & rows["deaths_best"].notna()]
+    if len(raqqa):
+        run.outputs.record("raqqa_deaths", int(raqqa["deaths_low"].sum()),
+                           f"at least {int(raqqa['deaths_low'].sum()):,}" if raqqa["deaths_high"].isna().any() else fmt_int(raqqa["deaths_best"].sum()),
+                           "deaths in the curated Raqqa events (a lower bound where the source says 'at least')", "deaths")
+        run.outputs.record("raqqa_civilian_deaths", int(raqqa["deaths_civilians"].sum()), f"at least {int(raqqa['deaths_civilians'].sum()):,}",
+                           "civilian deaths in the curated Raqqa events (a lower bound)", "deaths")
+    return Markdown(report_tables.markdown(report_tables.curated_for_display(table), align_numbers=False))
+
+
+def claims_checked(run: Run) -> Markdown:
+    country_year = coverage.load_country_year()
+    checks = claims.check_claims(claims.read_claims(), run.events, country_year if country_year is not None else pd.DataFrame())
+    run.outputs.save_table("claims_checked", checks, "Each claim of the article checked against each source")
+    for key, text in claims.claims_ledger(checks).items():
+        run.outputs.text(key, text, "claim check (see claims_checked.csv)")
+    run.outputs.count("claims", checks["claim_id"].nunique(), "claims checked", "claims")
+    run.outputs.count("claims_consistent", int((checks["verdict"] == "consistent").sum()), "claim-source pairs found consistent", "checks")
+    run.outputs.count("claims_inconsistent", int((checks["verdict"] == "inconsistent").sum()), "claim-source pairs found inconsistent", "checks")
+    shown = report_tables.claims_for_display(checks)
+    return Markdown(report_tables.markdown(shown, align_numbers=False))
+
+
+def ucdp_year_context(run: Run, year: int) -> Markdown:
+    country_year = coverage.load_country_year()
+    if country_year is None:
+        return Markdown("UCDP's country-year totals were not given (`UCDP_COUNTRY_YEAR`).")
+    row = country_year[(country_year["country"] == run.parameters.country) & (country_year["year"] == year)].iloc[0]
+    out = run.outputs
+    out.deaths(f"ucdp_{year}_total", row["total_low"], row["total_best"], row["total_high"], f"UCDP's published deaths in organised violence in {year}")
+    for kind, label in (("state_based", "state-based"), ("non_state", "non-state"), ("one_sided", "one-sided")):
+        out.deaths(f"ucdp_{year}_{kind}", row[f"{kind}_low"], row[f"{kind}_best"], row[f"{kind}_high"], f"UCDP's published {label} deaths in {year}")
+    out.count(f"ucdp_{year}_civilians", row["civilian_deaths"], f"UCDP's published civilian deaths in {year}", "deaths")
+    out.text("ucdp_country_year_version", str(row["ucdp_version"]), "version of UCDP's country-year totals")
+    ged = run.events[run.events["source"] == "ucdp_ged"]
+    out.text("ged_coverage", f"{ged['date_start'].min():%-d %B %Y} to {ged['date_end'].max():%-d %B %Y}", "the period the UCDP event file covers")
+    return Markdown(f"UCDP {year}, {run.parameters.country}: {out.values[f'ucdp_{year}_total']['display']} deaths in organised violence.")

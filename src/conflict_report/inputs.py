@@ -1,0 +1,114 @@
+"""External inputs: one variable each to point at a local file (or URL), and a documented
+download default fetched with pooch into data/raw/ (checksum recorded, and enforced when given)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from conflict_report import paths
+from conflict_report.errors import DownloadError, InputError
+
+
+@dataclass(frozen=True)
+class ExternalInput:
+    name: str
+    variable: str  # environment or make variable that points at a local file or a URL
+    default_url: str
+    description: str
+    sha256_variable: str | None = None
+
+
+UCDP_GED = ExternalInput(
+    "ucdp_ged", "UCDP_GED",
+    # The pinned official release: UCDP GED Global 25.1 (CSV, zipped).
+    "https://ucdp.uu.se/downloads/ged/ged251-csv.zip",
+    "UCDP Georeferenced Event Dataset (GED) Global", "UCDP_GED_SHA256",
+)
+UCDP_COUNTRY_YEAR = ExternalInput(
+    "ucdp_country_year", "UCDP_COUNTRY_YEAR",
+    "https://ucdp.uu.se/downloads/organizedviolencecy/organizedviolencecy-251-csv.zip",
+    "UCDP Country-Year Dataset on Organized Violence within Country Borders 25.1", "UCDP_COUNTRY_YEAR_SHA256",
+)
+BOUNDARIES_ADMIN1 = ExternalInput(
+    "boundaries_admin1", "BOUNDARIES_ADMIN1",
+    # OCHA COD-AB for Syria on HDX (CC BY 3.0 IGO); a GeoJSON with PCODE/NAME_EN (or ADM1_PCODE/ADM1_EN).
+    "https://data.humdata.org/dataset/syrian-arab-republic-administrative-boundaries-populated-places",
+    "OCHA COD-AB Syria governorates (admin1)",
+)
+BOUNDARIES_ADMIN2 = ExternalInput(
+    "boundaries_admin2", "BOUNDARIES_ADMIN2",
+    "https://data.humdata.org/dataset/syrian-arab-republic-administrative-boundaries-populated-places",
+    "OCHA COD-AB Syria districts (admin2)",
+)
+ALL_INPUTS = (UCDP_GED, UCDP_COUNTRY_YEAR, BOUNDARIES_ADMIN1, BOUNDARIES_ADMIN2)
+
+_CREDENTIAL_QUERY = re.compile(r"(?i)(key|token|password|secret|email|access_token)=[^&]*")
+
+
+def strip_credentials(url: str) -> str:
+    """A URL fit for the manifest and logs: no user:password@, no key=/token=/email= values."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    query = _CREDENTIAL_QUERY.sub(lambda m: f"{m.group(1)}=REDACTED", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_name(given: str) -> str:
+    """The file name a user knows an input by: for a URL, its last path segment (not pooch's
+    hash-prefixed cache name, and never the query string)."""
+    return Path(urlsplit(given).path if "://" in given else given).name
+
+
+def given(item: ExternalInput) -> str | None:
+    value = os.environ.get(item.variable, "").strip()
+    return value or None
+
+
+def locate(item: ExternalInput, value: str | None = None) -> tuple[Path, str]:
+    """(local file, how the input was named for the manifest). A URL is downloaded with pooch
+    into data/raw/; a path is used where it is."""
+    value = value or given(item) or item.default_url
+    known_hash = os.environ.get(item.sha256_variable or "", "").strip().lower() or None
+    if "://" not in value:
+        path = Path(value)
+        if known_hash and path.exists() and file_sha256(path) != known_hash:
+            raise InputError(path.name, f"its sha256 is {file_sha256(path)}, not {known_hash} as {item.sha256_variable} says",
+                             f"Check that {item.variable} names the intended file, or correct {item.sha256_variable}")
+        return path, value
+    import pooch
+
+    try:
+        local = pooch.retrieve(
+            url=value,
+            known_hash=f"sha256:{known_hash}" if known_hash else None,
+            path=paths.RAW / item.name,
+            progressbar=False,
+        )
+    except ValueError as exc:  # pooch: the downloaded file's hash is not the one given
+        raise DownloadError(
+            f"The file downloaded from {strip_credentials(value)} does not match {item.sha256_variable}={known_hash} "
+            f"({exc}). It is not the file expected (a new release at that URL, or a damaged download): "
+            f"compare with the publisher's checksum, then correct or unset {item.sha256_variable}."
+        ) from None
+    except Exception as exc:  # pooch raises requests/HTTP/OS errors; all mean the same to a user
+        raise DownloadError(
+            f"Could not download {item.description} from {strip_credentials(value)} ({type(exc).__name__}: {exc}). "
+            f"Offline? Point {item.variable} at a copy you already have, e.g. "
+            f"`make data {item.variable}=/path/to/file`."
+        ) from None
+    return Path(local), strip_credentials(value)

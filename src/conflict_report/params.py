@@ -1,0 +1,143 @@
+"""Notebook parameters: typed and checked at the top of every notebook through one function.
+
+Values are data: they are compared with the known values (governorates, actors, sources)
+and never evaluated. A wrong value fails at once with a message that lists the valid ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+
+from conflict_report import normalise
+from conflict_report.errors import ParameterError
+from conflict_report.schema import SOURCES, VIOLENCE_TYPES
+
+NOTEBOOKS = ("overview", "region_profile", "actor_profile", "sources", "case_study")
+DEFAULT_START, DEFAULT_END = "2016-01-01", "2019-12-31"
+
+
+@dataclass(frozen=True)
+class RunParameters:
+    notebook: str
+    country: str = "Syria"
+    governorate: str | None = None
+    actor: str | None = None
+    start: dt.date = dt.date.fromisoformat(DEFAULT_START)
+    end: dt.date = dt.date.fromisoformat(DEFAULT_END)
+    sources: tuple[str, ...] = SOURCES
+    violence_types: tuple[str, ...] = VIOLENCE_TYPES[:3]
+    slug: str = field(default="", compare=False)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        data["sources"], data["violence_types"] = list(self.sources), list(self.violence_types)
+        return data
+
+
+def _date(name: str, value: object, year_end: bool) -> dt.date:
+    """Dates as date objects or ISO text; a bare year (2016 or "2016", as papermill -p gives
+    it) means the first or last day of that year."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    if isinstance(value, int) or re.fullmatch(r"\d{4}", text):
+        year = int(text)
+        if not 1989 <= year <= 2100:
+            raise ParameterError(name, value, "year out of range", "a year from 1989 (UCDP's first) on")
+        return dt.date(year, 12, 31) if year_end else dt.date(year, 1, 1)
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ParameterError(name, value, "not a date", "an ISO date such as 2016-01-01, or a year such as 2016") from None
+
+
+def _choices(name: str, value: object, valid: tuple[str, ...]) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else list(value or [])
+    items = [s.strip() for item in items for s in str(item).split(",") if s.strip()]
+    unknown = [i for i in items if i not in valid]
+    if unknown or not items:
+        raise ParameterError(name, value, f"unknown value(s) {unknown}" if unknown else "empty", ", ".join(valid))
+    return tuple(dict.fromkeys(items))
+
+
+def _optional_text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def check_governorate(value: object, country: str) -> str | None:
+    text = _optional_text(value)
+    if text is None:
+        return None
+    pcode = normalise.admin1_pcode(country, text)
+    if pcode is None:
+        raise ParameterError("governorate", value, f"not a governorate of {country}", "; ".join(normalise.governorate_names(country)))
+    return normalise.admin1_name(pcode)
+
+
+def check_actor(value: object, known_actors: list[str] | None) -> str | None:
+    text = _optional_text(value)
+    if text is None:
+        return None
+    canonical = normalise.canonical_actor(text) or text
+    if known_actors is not None and canonical not in known_actors:
+        raise ParameterError("actor", value, "not an actor in the event table",
+                             "; ".join(known_actors[:40]) + ("; ..." if len(known_actors) > 40 else ""))
+    return canonical
+
+
+def check_parameters(notebook: str, country: object = "Syria", governorate: object = None, actor: object = None,
+                     start: object = DEFAULT_START, end: object = DEFAULT_END, sources: object = SOURCES,
+                     violence_types: object = VIOLENCE_TYPES[:3], known_actors: list[str] | None = None,
+                     known_countries: list[str] | None = None) -> RunParameters:
+    """The one check every notebook calls on its parameters cell."""
+    if notebook not in NOTEBOOKS:
+        raise ParameterError("notebook", notebook, "unknown notebook", ", ".join(NOTEBOOKS))
+    country_text = _optional_text(country)
+    if country_text is None or (known_countries is not None and country_text not in known_countries):
+        raise ParameterError("country", country, "not a country in the event table", ", ".join(known_countries or ["Syria"]))
+    start_date, end_date = _date("start", start, year_end=False), _date("end", end, year_end=True)
+    if end_date < start_date:
+        raise ParameterError("end", end, f"before start ({start_date.isoformat()})", "a date on or after start")
+    parameters = RunParameters(
+        notebook=notebook, country=country_text,
+        governorate=check_governorate(governorate, country_text),
+        actor=check_actor(actor, known_actors),
+        start=start_date, end=end_date,
+        sources=_choices("sources", sources, SOURCES),
+        violence_types=_choices("violence_types", violence_types, VIOLENCE_TYPES),
+    )
+    if notebook == "region_profile" and parameters.governorate is None:
+        raise ParameterError("governorate", governorate, "region_profile needs a governorate", "; ".join(normalise.governorate_names(country_text)))
+    if notebook == "actor_profile" and parameters.actor is None:
+        raise ParameterError("actor", actor, "actor_profile needs an actor", "; ".join((known_actors or [])[:40]))
+    return RunParameters(**{**parameters.as_dict(), "start": start_date, "end": end_date,
+                            "sources": parameters.sources, "violence_types": parameters.violence_types,
+                            "slug": slug(parameters)})
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    ascii_text = re.sub(r"['’`]", "", ascii_text.lower())
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+
+
+def slug(p: RunParameters) -> str:
+    """A run's folder name, made from its parameters: readable parts, and a short hash of the
+    rest when sources or violence types differ from the defaults."""
+    parts = [p.notebook, p.country, p.governorate or "", p.actor or ""]
+    if (p.start, p.end) != (dt.date.fromisoformat(DEFAULT_START), dt.date.fromisoformat(DEFAULT_END)):
+        parts.append(f"{p.start.isoformat()}-{p.end.isoformat()}")
+    if p.sources != SOURCES or p.violence_types != VIOLENCE_TYPES[:3]:
+        extra = json.dumps([p.sources, p.violence_types])
+        parts.append(hashlib.sha256(extra.encode()).hexdigest()[:8])
+    return "-".join(slugify(x) for x in parts if x)

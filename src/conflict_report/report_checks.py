@@ -1,0 +1,816 @@
+"""Checks of a rendered Quarto report: the HTML site (from disk and in a real headless browser) and the PDF.
+
+Why these checks exist: Quarto does not fail a render for an unresolved cross-reference or an unknown
+variable -- it only warns and leaves markers such as ``?@fig-x`` or ``?var:total`` in the output. A site
+can also look fine on disk yet throw script errors, show broken figures, or fetch scripts and fonts from
+other hosts (which leaks every reader's visit and breaks offline reading). So the rendered output itself
+is checked: statically from disk, in headless Chromium driven over the Chrome DevTools Protocol (with
+every request to another host blocked and reported), and the PDF through poppler's ``pdftotext`` and
+``pdfinfo``.
+
+Every check returns a list of :class:`Problem`; an empty list means the output passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+__all__ = [
+    "LOCAL_HOSTS",
+    "BrowserCheckError",
+    "Kind",
+    "Problem",
+    "check_pdf",
+    "check_quarto_stderr",
+    "check_site_from_disk",
+    "check_site_in_browser",
+    "find_chromium",
+    "main",
+]
+
+# The checker serves the site on 127.0.0.1; only these hosts may be contacted by a page.
+LOCAL_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost"})
+
+CHROMIUM_FLAGS: tuple[str, ...] = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+)
+
+A4_POINTS = (595.276, 841.89)
+A4_TOLERANCE_POINTS = 2.0
+
+
+class Kind(str, Enum):
+    """What sort of problem was found; the value is the wording shown to the reader."""
+
+    CONSOLE_ERROR = "console error"
+    FAILED_LOAD = "failed load"
+    BROKEN_IMAGE = "broken image"
+    MISSING_ALT = "image without alt text"
+    OUTSIDE_REQUEST = "request to other host"
+    OUTSIDE_RESOURCE = "resource from other host"
+    BROKEN_LINK = "broken link"
+    QUARTO_MARKER = "Quarto failure marker"
+    MISSING_TEXT = "expected text missing"
+    PAGE_COUNT = "page count out of bounds"
+    PAGE_SIZE = "page size is not A4"
+    RENDER_WARNING = "render warning"
+    MISSING_OUTPUT = "missing or unreadable output"
+    TOOL_MISSING = "tool missing"
+
+
+_SHIP_INSIDE_SITE = "Ship the resource inside the site (embed-resources: true); pages load nothing from other hosts"
+
+_ADVICE: dict[Kind, str] = {
+    Kind.CONSOLE_ERROR: "Fix the script error; open the page with the browser's console to see it",
+    Kind.FAILED_LOAD: "Make the file part of the rendered output, or remove the reference to it",
+    Kind.BROKEN_IMAGE: "Make sure the figure file is rendered into the site and is a valid image",
+    Kind.MISSING_ALT: "Give the figure alt text (fig-alt: in the chunk options, or ![alt text](file))",
+    Kind.OUTSIDE_REQUEST: _SHIP_INSIDE_SITE,
+    Kind.OUTSIDE_RESOURCE: _SHIP_INSIDE_SITE,
+    Kind.BROKEN_LINK: "Fix the link target, or make the target file part of the rendered output",
+    Kind.QUARTO_MARKER: "Fix the cross-reference label or define the variable (_variables.yml); Quarto only warned",
+    Kind.MISSING_TEXT: "Check that the report was rendered from the expected data and that the text is not an image",
+    Kind.PAGE_COUNT: "Check the render: a report this short or long is probably truncated or duplicated",
+    Kind.PAGE_SIZE: "Set papersize: a4 in the PDF format options of _quarto.yml",
+    Kind.RENDER_WARNING: "Fix the cause of the warning; Quarto does not fail the render for it",
+    Kind.MISSING_OUTPUT: "Re-render the report: this output is missing or damaged",
+    Kind.TOOL_MISSING: "Install the tool named in the message",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the rendered output: where (page or file), what, and (via ``advice``) what to do."""
+
+    kind: Kind
+    where: str
+    detail: str
+
+    @property
+    def advice(self) -> str:
+        return _ADVICE[self.kind]
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.kind.value}: {self.detail}. {self.advice}"
+
+
+class BrowserCheckError(RuntimeError):
+    """The browser check itself could not run (Chromium would not start or stopped answering)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared helpers: pages of a site, hosts, Quarto markers, external tools
+# --------------------------------------------------------------------------------------------------
+
+
+def _html_pages(site_dir: Path) -> list[Path]:
+    return sorted(path for path in site_dir.rglob("*.html") if path.is_file())
+
+
+def _no_pages_problem(site_dir: Path) -> list[Problem]:
+    """An empty or missing site must not pass as "no problems found"."""
+    return [Problem(Kind.MISSING_OUTPUT, str(site_dir), "no HTML pages found")]
+
+
+def _page_name(site_dir: Path, page: Path) -> str:
+    return page.relative_to(site_dir).as_posix()
+
+
+def _is_other_host(url: str, allowed_hosts: Collection[str]) -> bool:
+    """True for URLs naming a host that is not allowed; data:, blob: and about: URLs name no host."""
+    host = urlsplit(url).hostname
+    return host is not None and host not in allowed_hosts
+
+
+# Quarto leaves these in the output where a cross-reference or variable could not be resolved.
+_QUARTO_MARKERS: dict[str, re.Pattern[str]] = {
+    "unresolved cross-reference": re.compile(r"\?@[\w:.-]*"),
+    "unknown variable": re.compile(r"\?var:[\w.-]*"),
+    "unknown metadata key": re.compile(r"\?meta:[\w.-]*"),
+    "invalid variable type": re.compile(r"\?invalid var type"),
+}
+
+
+def _quarto_marker_problems(text: str, where: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for meaning, pattern in _QUARTO_MARKERS.items():
+        found = dict.fromkeys(match.group().rstrip(".:-") for match in pattern.finditer(text))
+        problems += [Problem(Kind.QUARTO_MARKER, where, f"{meaning} {token!r} in the text") for token in found]
+    return problems
+
+
+def _normalise_whitespace(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _missing_tool_problems(tools: Sequence[str], package: str, where: str) -> list[Problem]:
+    return [
+        Problem(Kind.TOOL_MISSING, where, f"{tool} not found on PATH (apt-get install {package})")
+        for tool in tools
+        if shutil.which(tool) is None
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Site from disk
+# --------------------------------------------------------------------------------------------------
+
+# <link rel=...> values that make the browser fetch the href (unlike canonical or alternate).
+_LOADING_LINK_RELS = frozenset(
+    {
+        "stylesheet",
+        "icon",
+        "preload",
+        "prefetch",
+        "preconnect",
+        "dns-prefetch",
+        "modulepreload",
+        "manifest",
+        "apple-touch-icon",
+    }
+)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    tag: str
+    attribute: str
+    target: str
+    loads_resource: bool  # fetched with the page (img/script src, stylesheet href), not merely linked
+
+
+class _PageParser(HTMLParser):
+    """Collects references, images without alt text, and the visible text of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.references: list[_Reference] = []
+        self.images_without_alt: list[str] = []
+        self.text_chunks: list[str] = []
+        self._hidden_depth = 0  # inside <script>/<style>, whose text is code, not report text
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if "src" in attributes:
+            self.references.append(_Reference(tag, "src", attributes["src"], loads_resource=True))
+        if "href" in attributes:
+            rels = set(attributes.get("rel", "").lower().split())
+            loads = tag == "link" and bool(rels & _LOADING_LINK_RELS)
+            self.references.append(_Reference(tag, "href", attributes["href"], loads_resource=loads))
+        if tag == "img" and not attributes.get("alt", "").strip():
+            self.images_without_alt.append(attributes.get("src", ""))
+        if tag in ("script", "style"):
+            self._hidden_depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._hidden_depth = max(0, self._hidden_depth - 1)
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden_depth:
+            self.text_chunks.append(data)
+
+
+def check_site_from_disk(site_dir: Path) -> list[Problem]:
+    """Check every HTML page of a rendered site without a browser.
+
+    Reports relative links and sources that do not resolve to a file inside the site, resources
+    (img/script src, stylesheet-like link href) loaded from other hosts, images without alt text, and
+    Quarto's failure markers left in the text. Links to other sites, ``#anchors`` and ``mailto:`` are fine.
+    """
+    site_dir = Path(site_dir)
+    pages = _html_pages(site_dir)
+    if not pages:
+        return _no_pages_problem(site_dir)
+    return [problem for page in pages for problem in _check_page_from_disk(site_dir, page)]
+
+
+def _check_page_from_disk(site_dir: Path, page: Path) -> list[Problem]:
+    where = _page_name(site_dir, page)
+    parser = _PageParser()
+    parser.feed(page.read_text(encoding="utf-8", errors="replace"))
+    parser.close()
+    problems = [
+        problem
+        for problem in (_reference_problem(site_dir, page, where, reference) for reference in parser.references)
+        if problem is not None
+    ]
+    problems += [
+        Problem(Kind.MISSING_ALT, where, f"<img src={source!r}> has no alt text")
+        for source in parser.images_without_alt
+    ]
+    return problems + _quarto_marker_problems(_normalise_whitespace("".join(parser.text_chunks)), where)
+
+
+def _reference_problem(site_dir: Path, page: Path, where: str, reference: _Reference) -> Problem | None:
+    target = reference.target.strip()
+    parts = urlsplit(target)
+    shown = f"<{reference.tag} {reference.attribute}={target!r}>"
+    if parts.scheme in ("http", "https") or target.startswith("//"):
+        if reference.loads_resource and _is_other_host(target if parts.scheme else "http:" + target, LOCAL_HOSTS):
+            return Problem(Kind.OUTSIDE_RESOURCE, where, f"{shown} loads from another host")
+        return None
+    if parts.scheme:  # mailto:, data:, javascript:, tel: ... name no file of the site
+        return None
+    resolved = _resolve_inside_site(site_dir, page, unquote(parts.path))
+    if resolved is None:
+        return Problem(Kind.BROKEN_LINK, where, f"{shown} does not resolve to a file inside the site")
+    return None
+
+
+def _resolve_inside_site(site_dir: Path, page: Path, path: str) -> Path | None:
+    """The file a relative URL path names, or None if it is missing or outside the site."""
+    if not path:  # "#anchor" or "?query" alone: the page itself
+        return page
+    base = site_dir if path.startswith("/") else page.parent
+    candidate = (base / path.lstrip("/")).resolve()
+    if not candidate.is_relative_to(site_dir.resolve()):
+        return None
+    if candidate.is_dir():
+        candidate = candidate / "index.html"  # what a web server answers for a folder
+    return candidate if candidate.is_file() else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Site in the browser: static server, Chromium, Chrome DevTools Protocol
+# --------------------------------------------------------------------------------------------------
+
+
+def find_chromium() -> str | None:
+    """The Chromium binary to drive: $CHROMIUM if set, else /usr/bin/chromium; None if it is not there."""
+    candidate = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else shutil.which(candidate)
+
+
+class _QuietFileHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the requests are judged through the browser, and test output stays readable."""
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Silent: the browser closing a connection early is no fault of the site."""
+
+
+@contextmanager
+def _serving(site_dir: Path) -> Iterator[str]:
+    """Serve ``site_dir`` on 127.0.0.1 on a free port; yields the base URL (ending in '/')."""
+    handler = functools.partial(_QuietFileHandler, directory=str(site_dir))
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="report-check-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def _refusing_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound (so nothing else takes it) but not listening."""
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@contextmanager
+def _running_chromium(chromium: str, startup_timeout: float) -> Iterator[str]:
+    """Start headless Chromium with a fresh profile; yields the browser's DevTools websocket URL.
+
+    Besides the CDP block of other hosts, Chromium is pointed at a proxy port that refuses
+    connections, so traffic the page domains cannot see (preconnects, browser services) cannot leave
+    either; loopback addresses bypass proxies, so the local server is still reached directly.
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="report-check-chromium-", ignore_cleanup_errors=True) as profile,
+        _refusing_port() as dead_proxy_port,
+    ):
+        command = [
+            chromium,
+            *CHROMIUM_FLAGS,
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            f"--proxy-server=http://127.0.0.1:{dead_proxy_port}",
+            "about:blank",
+        ]
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            yield _devtools_url(process, Path(profile), startup_timeout)
+        finally:
+            _stop_process_group(process)
+
+
+def _devtools_url(process: subprocess.Popen[bytes], profile: Path, timeout: float) -> str:
+    """Chromium writes its port and browser path to DevToolsActivePort once DevTools is listening."""
+    port_file = profile / "DevToolsActivePort"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BrowserCheckError(f"Chromium exited with code {process.returncode} before DevTools was ready")
+        lines = port_file.read_text().split() if port_file.exists() else []
+        if len(lines) >= 2:
+            return f"ws://127.0.0.1:{lines[0]}{lines[1]}"
+        time.sleep(0.05)
+    raise BrowserCheckError(f"Chromium did not open DevTools within {timeout:.0f} s")
+
+
+def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop Chromium, then anything left of the process group started for it.
+
+    The browser is asked first so that it stops and reaps its own helper processes; whatever is
+    still in the group afterwards (or if the browser hangs) is killed.
+    """
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=5)
+
+
+class _DevToolsConnection:
+    """A minimal Chrome DevTools Protocol client over one websocket (flattened target sessions).
+
+    Events are handed to ``on_event`` as they arrive, also while a command waits for its answer: the
+    page's requests are paused by Fetch and must be answered before e.g. Page.navigate can complete.
+    """
+
+    def __init__(self, websocket_url: str, timeout: float) -> None:
+        import websocket  # websocket-client; imported here so the disk and PDF checks do not need it
+
+        self._socket = websocket.create_connection(websocket_url, timeout=timeout, suppress_origin=True)
+        self._timeout_error = websocket.WebSocketTimeoutException
+        self._connection_errors = (websocket.WebSocketException, OSError)
+        self._next_id = 0
+        self._awaited: set[int] = set()
+        self._answers: dict[int, dict[str, Any]] = {}
+        self.on_event: Callable[[dict[str, Any]], None] = lambda message: None
+
+    def close(self) -> None:
+        self._socket.close()
+
+    def notify(self, method: str, params: dict[str, Any] | None = None, session_id: str | None = None) -> int:
+        """Send a command without waiting for its answer (answers to it are dropped)."""
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session_id:
+            message["sessionId"] = session_id
+        try:
+            self._socket.send(json.dumps(message))
+        except self._connection_errors as error:
+            raise BrowserCheckError(f"lost the DevTools connection to Chromium: {error}") from error
+        return self._next_id
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, session_id: str | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Send a command and return its result, dispatching events meanwhile."""
+        command_id = self.notify(method, params, session_id)
+        self._awaited.add(command_id)
+        try:
+            if not self.pump_until(lambda: command_id in self._answers, timeout):
+                raise BrowserCheckError(f"no answer to {method} within {timeout:.0f} s")
+        finally:
+            self._awaited.discard(command_id)
+        answer = self._answers.pop(command_id)
+        if "error" in answer:
+            raise BrowserCheckError(f"{method} failed: {answer['error'].get('message')}")
+        result: dict[str, Any] = answer.get("result", {})
+        return result
+
+    def pump_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Dispatch incoming messages until ``done()`` holds (True) or ``timeout`` seconds pass (False)."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            message = self._receive(min(remaining, 0.05))  # short reads so time-based conditions are re-checked
+            if message is None:
+                continue
+            if "method" in message:
+                self.on_event(message)
+            elif message.get("id") in self._awaited:
+                self._answers[message["id"]] = message
+        return True
+
+    def _receive(self, timeout: float) -> dict[str, Any] | None:
+        self._socket.settimeout(timeout)
+        try:
+            message: dict[str, Any] = json.loads(self._socket.recv())
+            return message
+        except self._timeout_error:
+            return None
+        except self._connection_errors as error:
+            raise BrowserCheckError(f"lost the DevTools connection to Chromium: {error}") from error
+
+
+# Makes lazy images load, waits (bounded) for all images to settle, and describes each one.
+_IMAGE_SURVEY_SCRIPT = """
+(async () => {
+  const images = Array.from(document.images);
+  for (const image of images) image.loading = "eager";
+  const settled = image => image.complete ? null : new Promise(done => {
+    image.addEventListener("load", done, {once: true});
+    image.addEventListener("error", done, {once: true});
+  });
+  await Promise.race([Promise.all(images.map(settled)), new Promise(done => setTimeout(done, 5000))]);
+  return images.map(image => ({
+    source: image.getAttribute("src") || "",
+    url: image.currentSrc || image.src,
+    hasAlt: (image.getAttribute("alt") || "").trim() !== "",
+    broken: image.naturalWidth === 0,
+  }));
+})()
+"""
+
+_QUIET_SECONDS = 0.3  # no request in flight for this long counts as "the page has settled"
+
+
+@dataclass
+class _PageVisit:
+    """What one page does in the browser, gathered from the CDP events of its own target session."""
+
+    page: str
+    session_id: str
+    connection: _DevToolsConnection
+    allowed_hosts: frozenset[str]
+    problems: list[Problem] = field(default_factory=list)
+    loaded: bool = False
+    _urls: dict[str, str] = field(default_factory=dict)
+    _in_flight: set[str] = field(default_factory=set)
+    _in_flight_changed_at: float = field(default_factory=time.monotonic)
+
+    def report(self, kind: Kind, detail: str) -> None:
+        problem = Problem(kind, self.page, detail)
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def is_quiet(self) -> bool:
+        return not self._in_flight and time.monotonic() - self._in_flight_changed_at >= _QUIET_SECONDS
+
+    def handle(self, message: dict[str, Any]) -> None:
+        if message.get("sessionId") != self.session_id:
+            return
+        handler = getattr(self, "_on_" + message["method"].replace(".", "_"), None)
+        if handler is not None:
+            handler(message.get("params", {}))
+
+    def _on_Fetch_requestPaused(self, params: dict[str, Any]) -> None:
+        url, request_id = params["request"]["url"], params["requestId"]
+        if _is_other_host(url, self.allowed_hosts):
+            self.report(Kind.OUTSIDE_REQUEST, f"blocked request to {url}")
+            self.connection.notify(
+                "Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}, self.session_id
+            )
+        else:
+            self.connection.notify("Fetch.continueRequest", {"requestId": request_id}, self.session_id)
+
+    def _on_Network_requestWillBeSent(self, params: dict[str, Any]) -> None:
+        self._urls[params["requestId"]] = params["request"]["url"]
+        self._set_in_flight(params["requestId"], True)
+
+    def _on_Network_responseReceived(self, params: dict[str, Any]) -> None:
+        response = params["response"]
+        if response.get("status", 0) >= 400 and not _is_unasked_favicon(response["url"]):
+            self.report(Kind.FAILED_LOAD, f"HTTP {response['status']} for {response['url']}")
+
+    def _on_Network_loadingFinished(self, params: dict[str, Any]) -> None:
+        self._set_in_flight(params["requestId"], False)
+
+    def _on_Network_loadingFailed(self, params: dict[str, Any]) -> None:
+        self._set_in_flight(params["requestId"], False)
+        url = self._urls.get(params["requestId"], "(unknown URL)")
+        # Requests to other hosts were reported when blocked; cancelled ones were not faults of the site.
+        if not params.get("canceled") and not _is_other_host(url, self.allowed_hosts):
+            self.report(Kind.FAILED_LOAD, f"{params.get('errorText', 'load failed')} for {url}")
+
+    def _on_Runtime_consoleAPICalled(self, params: dict[str, Any]) -> None:
+        if params.get("type") in ("error", "assert"):
+            text = " ".join(_remote_object_text(argument) for argument in params.get("args", []))
+            self.report(Kind.CONSOLE_ERROR, f"console.{params['type']}: {text}")
+
+    def _on_Runtime_exceptionThrown(self, params: dict[str, Any]) -> None:
+        details = params.get("exceptionDetails", {})
+        description = details.get("exception", {}).get("description") or details.get("text", "")
+        self.report(Kind.CONSOLE_ERROR, f"uncaught exception: {description.splitlines()[0] if description else '?'}")
+
+    def _on_Log_entryAdded(self, params: dict[str, Any]) -> None:
+        entry = params.get("entry", {})
+        # Network failures arrive here too; they are reported (once) from the Network events instead.
+        if entry.get("level") == "error" and entry.get("source") != "network":
+            self.report(Kind.CONSOLE_ERROR, f"{entry.get('source', 'browser')}: {entry.get('text', '')}")
+
+    def _on_Page_loadEventFired(self, params: dict[str, Any]) -> None:
+        self.loaded = True
+
+    def _set_in_flight(self, request_id: str, in_flight: bool) -> None:
+        if in_flight:
+            self._in_flight.add(request_id)
+        else:
+            self._in_flight.discard(request_id)
+        self._in_flight_changed_at = time.monotonic()
+
+
+def _is_unasked_favicon(url: str) -> bool:
+    """Browsers ask for /favicon.ico on their own; a missing one is no fault of the site (a declared
+    icon that is missing is found by the disk check)."""
+    return urlsplit(url).path == "/favicon.ico"
+
+
+def _remote_object_text(remote_object: dict[str, Any]) -> str:
+    if "value" in remote_object:
+        return str(remote_object["value"])
+    return str(remote_object.get("description", remote_object.get("type", "?")))
+
+
+def check_site_in_browser(
+    site_dir: Path,
+    *,
+    page_timeout: float = 15.0,
+    extra_allowed_hosts: Collection[str] = (),
+) -> list[Problem]:
+    """Load every HTML page of a rendered site in headless Chromium and report what went wrong.
+
+    The site is served on 127.0.0.1 on a free port. Reported per page: console errors and uncaught
+    exceptions, failed loads (network errors or HTTP >= 400), broken images, images without alt text,
+    and every request to a host other than 127.0.0.1/localhost (or ``extra_allowed_hosts``) -- such
+    requests are blocked before they leave the machine, and reported with their URL.
+    Raises BrowserCheckError if Chromium cannot be started or stops answering.
+    """
+    site_dir = Path(site_dir)
+    pages = _html_pages(site_dir)
+    if not pages:
+        return _no_pages_problem(site_dir)
+    chromium = find_chromium()
+    if chromium is None:
+        return [
+            Problem(Kind.TOOL_MISSING, str(site_dir), "Chromium not found (apt-get install chromium, or set $CHROMIUM)")
+        ]
+    allowed_hosts = LOCAL_HOSTS | frozenset(extra_allowed_hosts)
+    problems: list[Problem] = []
+    with _serving(site_dir) as base_url, _running_chromium(chromium, startup_timeout=30.0) as devtools_url:
+        connection = _DevToolsConnection(devtools_url, timeout=10.0)
+        try:
+            for page in pages:
+                name = _page_name(site_dir, page)
+                problems += _visit_page(connection, base_url + quote(name), name, allowed_hosts, page_timeout)
+        finally:
+            connection.close()
+    return problems
+
+
+def _visit_page(
+    connection: _DevToolsConnection, url: str, name: str, allowed_hosts: frozenset[str], timeout: float
+) -> list[Problem]:
+    """Open ``url`` in a fresh tab (so every event belongs to this page), wait for it to settle, survey it."""
+    target_id = connection.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    try:
+        session_id = connection.call("Target.attachToTarget", {"targetId": target_id, "flatten": True})["sessionId"]
+        visit = _PageVisit(name, session_id, connection, allowed_hosts)
+        connection.on_event = visit.handle
+        for domain in ("Network", "Runtime", "Log", "Page"):
+            connection.call(f"{domain}.enable", session_id=session_id)
+        connection.call("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session_id)  # every request asks us first
+        navigation = connection.call("Page.navigate", {"url": url}, session_id, timeout=timeout)
+        if "errorText" in navigation:
+            visit.report(Kind.FAILED_LOAD, f"{navigation['errorText']} for {url}")
+        elif not connection.pump_until(lambda: visit.loaded, timeout):
+            visit.report(Kind.FAILED_LOAD, f"page did not finish loading within {timeout:.0f} s")
+        connection.pump_until(visit.is_quiet, timeout=3.0)  # late requests (scripts fetching data) are judged too
+        _survey_images(connection, visit)
+        return visit.problems
+    finally:
+        connection.on_event = lambda message: None
+        connection.call("Target.closeTarget", {"targetId": target_id})
+
+
+def _survey_images(connection: _DevToolsConnection, visit: _PageVisit) -> None:
+    evaluation = connection.call(
+        "Runtime.evaluate",
+        {"expression": _IMAGE_SURVEY_SCRIPT, "awaitPromise": True, "returnByValue": True},
+        visit.session_id,
+        timeout=10.0,
+    )
+    if "exceptionDetails" in evaluation:
+        raise BrowserCheckError(f"image survey failed on {visit.page}: {evaluation['exceptionDetails'].get('text')}")
+    for image in evaluation["result"].get("value", []):
+        # An image from another host is broken because it was blocked; that was reported already.
+        if image["broken"] and not _is_other_host(image["url"], visit.allowed_hosts):
+            visit.report(Kind.BROKEN_IMAGE, f"<img src={image['source']!r}> did not load ({image['url']})")
+        if not image["hasAlt"]:
+            visit.report(Kind.MISSING_ALT, f"<img src={image['source']!r}> has no alt text")
+
+
+# --------------------------------------------------------------------------------------------------
+# PDF
+# --------------------------------------------------------------------------------------------------
+
+
+def check_pdf(
+    pdf_path: Path,
+    expected_texts: Sequence[str],
+    min_pages: int = 2,
+    max_pages: int = 200,
+    require_a4: bool = False,
+) -> list[Problem]:
+    """Check a rendered PDF with poppler's pdfinfo and pdftotext.
+
+    Reports expected texts (e.g. ledger totals such as "112,337") that do not appear, Quarto failure
+    markers (``?@``, ``?var:``) left in the text, a page count outside [min_pages, max_pages], and with
+    ``require_a4`` any page that is not A4 (either orientation). Whitespace and line breaks are
+    normalised before matching, since pdftotext breaks lines wherever the layout did.
+    """
+    where = str(pdf_path)
+    missing_tools = _missing_tool_problems(("pdfinfo", "pdftotext"), "poppler-utils", where)
+    if missing_tools:
+        return missing_tools
+    try:
+        info = _run_poppler(["pdfinfo", "-f", "1", "-l", str(max_pages + 1), str(pdf_path)])
+        text = _run_poppler(["pdftotext", "-enc", "UTF-8", str(pdf_path), "-"])
+    except subprocess.CalledProcessError as error:
+        return [
+            Problem(Kind.MISSING_OUTPUT, where, f"{error.cmd[0]} failed: {error.stderr.strip() or error.returncode}")
+        ]
+    problems = _page_count_problems(info, where, min_pages, max_pages)
+    if require_a4:
+        problems += _page_size_problems(info, where)
+    problems += _missing_text_problems(text, expected_texts, where)
+    problems += _quarto_marker_problems(_normalise_whitespace(text), where)
+    return problems
+
+
+def _run_poppler(command: list[str]) -> str:
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120).stdout
+
+
+def _page_count_problems(info: str, where: str, min_pages: int, max_pages: int) -> list[Problem]:
+    match = re.search(r"^Pages:\s+(\d+)", info, re.MULTILINE)
+    if match is None:
+        return [Problem(Kind.MISSING_OUTPUT, where, "pdfinfo reported no page count")]
+    pages = int(match.group(1))
+    if min_pages <= pages <= max_pages:
+        return []
+    return [Problem(Kind.PAGE_COUNT, where, f"{pages} pages, expected between {min_pages} and {max_pages}")]
+
+
+def _page_size_problems(info: str, where: str) -> list[Problem]:
+    problems = []
+    for page, width, height in re.findall(r"^Page\s+(\d+) size:\s+([\d.]+) x ([\d.]+) pts", info, re.MULTILINE):
+        if not _is_a4(float(width), float(height)):
+            problems.append(Problem(Kind.PAGE_SIZE, where, f"page {page} is {width} x {height} pt, A4 is 595 x 842 pt"))
+    return problems
+
+
+def _is_a4(width: float, height: float) -> bool:
+    short, long = sorted((width, height))
+    return abs(short - A4_POINTS[0]) <= A4_TOLERANCE_POINTS and abs(long - A4_POINTS[1]) <= A4_TOLERANCE_POINTS
+
+
+def _missing_text_problems(text: str, expected_texts: Sequence[str], where: str) -> list[Problem]:
+    # Also search with end-of-line hyphens joined, for words the layout hyphenated across lines.
+    haystacks = (_normalise_whitespace(text), _normalise_whitespace(re.sub(r"-\n", "", text)))
+    return [
+        Problem(Kind.MISSING_TEXT, where, f"{expected!r} does not appear in the text")
+        for expected in expected_texts
+        if not any(_normalise_whitespace(expected) in haystack for haystack in haystacks)
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Quarto render log
+# --------------------------------------------------------------------------------------------------
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def check_quarto_stderr(text: str) -> list[Problem]:
+    """Every WARNING line of a ``quarto render`` log is a problem: Quarto reports unresolved
+    cross-references and unknown variables only as warnings and still exits 0."""
+    lines = _ANSI_ESCAPE.sub("", text).splitlines()
+    return [
+        Problem(Kind.RENDER_WARNING, f"quarto render log, line {number}", line.strip())
+        for number, line in enumerate(lines, start=1)
+        if re.search(r"\bWARN(ING)?\b", line)
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "conflict_report check-render") -> int:
+    """Check a rendered report; prints one problem per line and returns 1 if there are any, else 0."""
+    parser = _argument_parser(prog)
+    arguments = parser.parse_args(argv)
+    if not (arguments.site or arguments.pdf or arguments.render_log):
+        parser.error("give at least one of --site, --pdf, --render-log")
+    problems: list[Problem] = []
+    if arguments.site:
+        problems += check_site_from_disk(arguments.site)
+        if not arguments.no_browser:
+            problems += check_site_in_browser(arguments.site)
+    if arguments.pdf:
+        problems += check_pdf(arguments.pdf, arguments.expect, arguments.min_pages, arguments.max_pages, arguments.a4)
+    if arguments.render_log:
+        problems += check_quarto_stderr(arguments.render_log.read_text(encoding="utf-8", errors="replace"))
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s) found" if problems else "rendered report passed all checks")
+    return 1 if problems else 0
+
+
+def _argument_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Check a rendered Quarto report (HTML site and PDF).")
+    parser.add_argument("--site", type=Path, help="folder of the rendered HTML site (holds index.html)")
+    parser.add_argument("--no-browser", action="store_true", help="skip the headless Chromium check of the site")
+    parser.add_argument("--pdf", type=Path, help="the rendered PDF")
+    parser.add_argument(
+        "--expect", action="append", default=[], metavar="TEXT", help="text the PDF must contain (repeatable)"
+    )
+    parser.add_argument("--min-pages", type=int, default=2)
+    parser.add_argument("--max-pages", type=int, default=200)
+    parser.add_argument("--a4", action="store_true", help="require every PDF page to be A4")
+    parser.add_argument("--render-log", type=Path, help="stderr of `quarto render`, to check for warnings")
+    return parser

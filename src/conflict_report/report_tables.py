@@ -1,0 +1,105 @@
+"""Tables for the report as Markdown (not HTML: a notebook's HTML table output makes Quarto
+pull scripts from a CDN), with source text escaped so a headline can never become markup,
+a citation (`@`), a table column (`|`) or HTML (`<script>`)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from conflict_report.params import slugify
+
+# Pandoc Markdown treats a backslash before any ASCII punctuation as the literal character.
+_MARKUP = re.compile(r"([\\`*_{}\[\]<>|@$~^#!])")
+
+
+def escape(value: object) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    text = " ".join(str(value).split())  # no newline may end a table row early
+    return _MARKUP.sub(r"\\\1", text)
+
+
+def key(name: str) -> str:
+    """A ledger / Quarto variable key from a display name: `Dar'a` -> `dara`, `Rural Damascus` -> `rural_damascus`."""
+    return slugify(name).replace("-", "_")
+
+
+def markdown(frame: pd.DataFrame, align_numbers: bool = True) -> str:
+    """A pipe table; numbers right-aligned, every text cell escaped."""
+    header = "| " + " | ".join(escape(c) for c in frame.columns) + " |"
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) or frame[c].astype(str).str.fullmatch(r"[\d,.–() %]+").all() for c in frame.columns]
+    rule = "|" + "|".join("---:" if (n and align_numbers) else ":---" for n in numeric) + "|"
+    rows = ["| " + " | ".join(escape(v) for v in row) + " |" for row in frame.astype(object).itertuples(index=False)]
+    return "\n".join([header, rule, *rows]) + "\n"
+
+
+def deaths_text(best, low, high) -> str:
+    high_text = "?" if pd.isna(high) else f"{int(high):,}"
+    return f"{int(best):,} ({int(low):,}–{high_text})"
+
+
+def deadliest_for_display(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "Date": table["date"],
+        "Governorate": table["governorate"],
+        "Place": table["place"],
+        "Sides": table["sides"],
+        "Deaths, best (low–high)": [deaths_text(b, lo, h) for b, lo, h in zip(table["deaths_best"], table["deaths_low"], table["deaths_high"])],
+        "Source headline": table["headline"],
+    })
+
+
+def ranked_for_display(table: pd.DataFrame, column: str, label: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        label: table[column],
+        "Events": table["events"].map("{:,}".format),
+        "Deaths, best (low–high)": [deaths_text(b, lo, h) for b, lo, h in zip(table["deaths_best"], table["deaths_low"], table["deaths_high"])],
+        "Civilian deaths": table["deaths_civilians"].map("{:,}".format),
+    })
+
+
+def published_for_display(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "Year": table["year"], "Type": table["violence_type"],
+        "Event table, best (low–high)": [deaths_text(b, lo, h) for b, lo, h in zip(table["event_table_best"], table["event_table_low"], table["event_table_high"])],
+        "Published, best (low–high)": [deaths_text(b, lo, h) for b, lo, h in zip(table["published_best"], table["published_low"], table["published_high"])],
+        "Gap": [f"{g:+,} ({100 * s:+.1f}%)" for g, s in zip(table["gap"], table["gap_share"])],
+        "Status": table["status"],
+    })
+
+
+def flags_for_display(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"Flag": table["flag"], "Meaning": table["meaning"], "Rows": table["rows"].map("{:,}".format)})
+
+
+def generic_for_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Whole numbers with thousands separators, fractions to one decimal (display only)."""
+    shown = table.copy()
+    for column in shown.columns:
+        if pd.api.types.is_integer_dtype(shown[column]):
+            shown[column] = shown[column].map("{:,}".format)
+        elif pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
+    return shown
+
+
+CURATED_HEADERS = {"date": "Date", "place": "Place", "sides": "Sides", "deaths": "Deaths", "civilian_deaths": "Civilian deaths",
+                   "strikes": "Strikes", "what": "What"}
+
+
+def curated_for_display(table: pd.DataFrame) -> pd.DataFrame:
+    return table.rename(columns=CURATED_HEADERS).fillna("")
+
+
+def claims_for_display(checks: pd.DataFrame) -> pd.DataFrame:
+    from conflict_report.claims import range_text
+
+    covered = checks["covered"].astype(str).str.lower().isin(["true", "1"])
+    return pd.DataFrame({
+        "Claim": checks["claim"], "Source": checks["source"], "Verdict": checks["verdict"],
+        "Source's figure": [range_text(lo, b, h) if c else "–" for lo, b, h, c in
+                            zip(checks["source_low"], checks["source_best"], checks["source_high"], covered)],
+        "Why": checks["explanation"],
+    })

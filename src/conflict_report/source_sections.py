@@ -1,0 +1,115 @@
+"""The sources notebook's views (see coverage.py for the computations)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+
+from conflict_report import coverage, figures, plots, report_tables
+from conflict_report.figures import PALETTE, thousands
+from conflict_report.results import fmt_int
+from conflict_report.run import Run
+
+SOURCE_NAMES = {"ucdp_ged": "UCDP GED", "acled": "ACLED", "curated": "Curated from news reports"}
+
+
+def source_coverage(run: Run) -> None:
+    table = coverage.events_per_month(run.events[run.events["country"] == run.parameters.country])
+    run.outputs.save_table("events_per_month_by_source", table, "Events per month by source (whole event table)")
+    present = [s for s in SOURCE_NAMES if s in table.columns]
+    # Every month of the span, so a gap in a source's coverage shows as a gap, not a line.
+    months = pd.period_range(table["month"].min(), table["month"].max(), freq="M")
+    table = table.set_index("month").reindex(months.strftime("%Y-%m"), fill_value=0).rename_axis("month").reset_index()
+    fig, axes = plt.subplots(len(present), 1, sharex=True, squeeze=False, figsize=(7.5, 1.2 + 1.5 * len(present)))
+    colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["green"]]
+    for ax, source, colour in zip(axes[:, 0], present, colours):
+        ax.bar(months.to_timestamp(), table[source], width=25, color=colour)
+        ax.set_ylabel("Events", fontsize=8)
+        ax.set_title(SOURCE_NAMES[source], fontsize=9, fontweight="normal", loc="left")
+        thousands(ax.yaxis)
+    fig.suptitle(f"Events per month by source, {run.parameters.country}", x=0.01, ha="left", fontweight="bold", fontsize=11.5)
+    axes[-1, 0].set_xlabel("Month of the event's start date")
+    names = {"ucdp_ged": f"UCDP {run.manifest['inputs'][0]['dataset_version']}, CC BY 4.0", "acled": "ACLED", "curated": "events curated from news reports"}
+    figures.add_source_line(fig, "Source: " + "; ".join(names[s] for s in present))
+    spans = "; ".join(f"{SOURCE_NAMES[s]}: {table.loc[table[s] > 0, 'month'].min()} to {table.loc[table[s] > 0, 'month'].max()}"
+                      for s in SOURCE_NAMES if s in table.columns)
+    run.outputs.save_figure(fig, "coverage", "Events per month by source over the whole event table.",
+                            f"Line chart of events per month for each source. Coverage: {spans}.")
+    for source in [s for s in SOURCE_NAMES if s in table.columns]:
+        months_covered = table.loc[table[source] > 0, "month"]
+        run.outputs.text(f"coverage_{source}", f"{months_covered.min()} to {months_covered.max()}", f"months covered by {SOURCE_NAMES[source]}")
+
+
+def linked(run: Run) -> Markdown:
+    table = coverage.linked_events(run.events)
+    run.outputs.save_table("linked_events", table, "Curated events linked to a source event (counted once)")
+    run.outputs.count("events_linked", len(table), "curated events linked to a source event and counted once")
+    if table.empty:
+        return Markdown("No curated event overlaps a source event in time and place.")
+    shown = table.assign(date_start=table["date_start"].dt.strftime("%Y-%m-%d"))
+    return Markdown(report_tables.markdown(shown))
+
+
+def published_totals(run: Run) -> Markdown:
+    country_year = coverage.load_country_year()
+    if country_year is None:
+        run.outputs.text("published_check", "not available (UCDP_COUNTRY_YEAR was not given)", "the check against UCDP's published totals")
+        return Markdown("UCDP's country-year totals were not given (`UCDP_COUNTRY_YEAR`), so this check was not run.")
+    ged_version = run.manifest["inputs"][0]["dataset_version"]
+    table = coverage.compare_with_country_year(run.events, country_year, run.parameters.country, ged_version)
+    run.outputs.save_table("published_totals", table, "Event table sums against UCDP's published country-year totals")
+    run._published = table  # the figure below draws the same table
+    totals = table.groupby("year")[["event_table_best", "published_best"]].sum().reset_index()
+    for row in totals.itertuples():
+        run.outputs.count(f"published_best_{row.year}", row.published_best, f"UCDP's published total for {row.year} (best)", "deaths")
+        run.outputs.count(f"event_table_best_{row.year}", row.event_table_best, f"event table total for {row.year} (best)", "deaths")
+        run.outputs.share(f"published_gap_{row.year}", row.event_table_best - row.published_best, row.published_best,
+                          f"gap between the event table and UCDP's published total for {row.year}, as a share of the published total")
+    run.outputs.text("published_version", str(table["published_version"].iloc[0]) if len(table) else "", "version of UCDP's published totals")
+    shown = report_tables.published_for_display(table)
+    return Markdown(report_tables.markdown(shown))
+
+
+def published_totals_figure(run: Run) -> None:
+    table = getattr(run, "_published", None)
+    if table is None or table.empty:
+        return
+    totals = table.groupby("year")[["event_table_best", "event_table_low", "event_table_high", "published_best", "published_low", "published_high"]].sum()
+    fig, ax = plt.subplots()
+    x = np.arange(len(totals))
+    for offset, prefix, colour, label in ((-0.18, "event_table", PALETTE["blue"], f"event table ({table['event_table_version'].iloc[0]})"),
+                                          (0.18, "published", PALETTE["orange"], f"UCDP published country-year {table['published_version'].iloc[0]}")):
+        best = totals[f"{prefix}_best"].to_numpy()
+        ax.bar(x + offset, best, width=0.34, color=colour, label=label)
+        ax.errorbar(x + offset, best, yerr=plots.whiskers(best, totals[f"{prefix}_low"], totals[f"{prefix}_high"]),
+                    fmt="none", ecolor="#333333", capsize=3, linewidth=0.9)
+    ax.set_xticks(x, [str(y) for y in totals.index])
+    thousands(ax.yaxis)
+    ax.legend(fontsize=8)
+    ax.set_title(f"Yearly deaths: event table against UCDP's published totals, {run.parameters.country}")
+    ax.set_ylabel("Deaths (best, with low–high range)")
+    ax.set_xlabel("Year")
+    figures.add_source_line(fig, run.source_line + "; UCDP Country-Year Dataset on Organized Violence, CC BY 4.0")
+    parts = "; ".join(f"{y}: {fmt_int(r.event_table_best)} against {fmt_int(r.published_best)}" for y, r in totals.iterrows())
+    run.outputs.save_figure(fig, "published", "Deaths per year in the event table against UCDP's published country-year totals "
+                            "(best estimates with low–high ranges; all three types of violence).",
+                            f"Paired bars per year, event table against UCDP's published totals: {parts}.")
+
+
+def quality(run: Run) -> Markdown:
+    flags = coverage.flag_counts(run.events)
+    reasons = coverage.quarantine_reasons()
+    run.outputs.save_table("quality_flags", flags, "Rows kept but flagged, by flag")
+    run.outputs.save_table("quarantine_reasons", reasons, "Rows quarantined, by source, column and reason")
+    for row in flags.itertuples():
+        run.outputs.count(f"flagged_{row.flag}", row.rows, f"rows flagged: {row.meaning}", "rows")
+    run.outputs.count("rows_flagged", int((run.events["quality_flags"] != "").sum()), "rows kept but flagged", "rows")
+    run.outputs.count("rows_quarantined", int(reasons["rows"].sum()) if len(reasons) else 0, "rows quarantined (unusable)", "rows")
+    read = sum(i.get("rows_read", 0) for i in run.manifest["inputs"])
+    run.outputs.count("rows_read", read, "rows read from all event sources", "rows")
+    text = report_tables.markdown(report_tables.flags_for_display(flags))
+    if len(reasons):
+        text += "\n\n" + report_tables.markdown(reasons)
+    return Markdown(text)

@@ -1,0 +1,129 @@
+"""UCDP Georeferenced Event Dataset (GED) adapter: codebook 19.1 and 20.1+ (GED Global 23.1-25.1).
+
+Known quirks, handled where they are met:
+- 19.1 files lack `relid`, `code_status`, `*_dset_id` and `gwnoa`; 20.1+ have them. Both share
+  every column we map, so one adapter reads both; the codebook is recorded in the version.
+- UCDP's own file has events whose low > best or best > high (101 in the 2016-2019 Syria file):
+  kept as given, flagged.
+- `where_prec` 6-7 events sit at the country centroid (inside Hama for Syria): never given a
+  governorate nor drawn as a point. `date_prec` 4-5 events span a month or a year.
+- Coalitions are written as comma-separated member lists in `side_a` / `side_b`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from conflict_report import geo, normalise
+from conflict_report.schema import UNKNOWN_ADMIN1, conform
+from conflict_report.sources.flags import Flags
+from conflict_report.sources.reading import RowChecks, read_csv_text
+
+SOURCE = "ucdp_ged"
+REQUIRED = [
+    "id", "year", "type_of_violence", "side_a", "side_b", "source_article", "source_headline",
+    "where_prec", "where_coordinates", "adm_1", "adm_2", "latitude", "longitude", "country",
+    "date_prec", "date_start", "date_end", "deaths_civilians", "low", "best", "high",
+]
+VIOLENCE = {1: "state-based", 2: "non-state", 3: "one-sided"}
+CODEBOOK_20_COLUMNS = ("relid", "code_status")
+
+
+@dataclass
+class AdapterResult:
+    """What every adapter returns: kept events in the schema, quarantined rows, counts."""
+
+    source: str
+    events: pd.DataFrame
+    rejected: pd.DataFrame
+    rows_read: int
+    dataset_version: str
+    sha256: str
+
+    @property
+    def rows_flagged(self) -> int:
+        return int((self.events["quality_flags"] != "").sum())
+
+
+def dataset_version(file_name: str, columns: list[str]) -> str:
+    """'GED 25.1' from the official file name (ged251-csv.zip), else the codebook the columns
+    match ('GED 19.1' for the 2016-2019 Syria extract); UCDP_GED_VERSION overrides both."""
+    if os.environ.get("UCDP_GED_VERSION"):
+        return "GED " + os.environ["UCDP_GED_VERSION"]
+    codebook = "20.1+" if all(c in columns for c in CODEBOOK_20_COLUMNS) else "19.1"
+    match = re.search(r"ged(\d\d)(\d)", file_name, re.IGNORECASE)
+    if match:
+        return f"GED {int(match.group(1))}.{match.group(2)}"
+    return f"GED {codebook}"
+
+
+def read(path: Path, display_name: str | None = None, admin1_areas: geo.Areas | None = None) -> AdapterResult:
+    raw = read_csv_text(path, REQUIRED, display_name)
+    checks = RowChecks(raw, SOURCE)
+    frame = raw.frame
+    checks.long_fields()
+    ids = checks.required_text("id")
+    checks.unique_ids("id")
+    start, end = checks.date("date_start"), checks.date("date_end")
+    checks.date_order(start, end, "date_end")
+    violence = checks.code("type_of_violence", tuple(VIOLENCE))
+    where_prec = checks.code("where_prec", (1, 2, 3, 4, 5, 6, 7))
+    date_prec = checks.code("date_prec", (1, 2, 3, 4, 5))
+    lat, lon = checks.coordinate("latitude", 90, required=False), checks.coordinate("longitude", 180, required=False)
+    low, best, high = checks.count("low"), checks.count("best"), checks.count("high")
+    civilians = checks.count("deaths_civilians")
+    checks.required_text("country")
+
+    kept = checks.kept
+    version = dataset_version(raw.name, list(frame.columns))
+    k = frame[kept]
+    events = pd.DataFrame({
+        "event_id": SOURCE + ":" + k["id"].str.strip(),
+        "source": SOURCE,
+        "source_event_id": k["id"].str.strip(),
+        "dataset_version": version,
+        "date_start": start[kept], "date_end": end[kept], "date_precision": date_prec[kept],
+        "year": start[kept].dt.year,
+        "country": k["country"],
+        "admin1_original": k["adm_1"], "admin2": k["adm_2"], "place": k["where_coordinates"],
+        "latitude": lat[kept], "longitude": lon[kept], "geo_precision": where_prec[kept],
+        "violence_type": violence[kept].map(VIOLENCE),
+        "event_type_original": "type_of_violence=" + k["type_of_violence"].str.strip(),
+        "side_a": normalise.normalise_side(k["side_a"]), "side_b": normalise.normalise_side(k["side_b"]),
+        "side_a_original": k["side_a"], "side_b_original": k["side_b"],
+        "deaths_low": low[kept], "deaths_best": best[kept], "deaths_high": high[kept],
+        "deaths_civilians": civilians[kept], "deaths_is_lower_bound": False,
+        "headline": k["source_headline"], "citation": k["source_article"],
+        "confidential": False,
+    })
+    flags = Flags(events.index)
+    flags.deaths_range(events["deaths_low"], events["deaths_best"], events["deaths_high"], events["deaths_civilians"])
+    assign_admin1(events, flags, raw.name, admin1_areas)
+    events["quality_flags"] = flags.joined()
+    return AdapterResult(SOURCE, conform(events.reset_index(drop=True)), checks.rejected_frame(), checks.rows_read, version, raw.sha256)
+
+
+def assign_admin1(events: pd.DataFrame, flags: Flags, file_name: str, areas: geo.Areas | None, column: str = "adm_1") -> None:
+    """The governorate comes from the source's own field through the crosswalk. Only where the
+    source gives none and places the event more finely than a governorate (precision 1-3) is it
+    inferred from the coordinates, and flagged. Country-level events (6-7) get none."""
+    named = events["admin1_original"].notna() & (events["admin1_original"].str.strip() != "")
+    coarse = events["geo_precision"] >= 6
+    names, codes = normalise.normalise_admin1(events["country"], events["admin1_original"].where(named & ~coarse), file_name, column)
+    events["admin1"], events["admin1_pcode"] = names.fillna(UNKNOWN_ADMIN1), codes
+    flags.add(named & coarse, "admin1_of_coarse_event_dropped")
+    if areas is None:
+        return
+    located = pd.Series(areas.locate(events["longitude"].to_numpy(float), events["latitude"].to_numpy(float)), index=events.index)
+    fine = events["geo_precision"] <= 3
+    infer = ~named & fine & (located != "")
+    events.loc[infer, "admin1_pcode"] = located[infer]
+    events.loc[infer, "admin1"] = located[infer].map(normalise.admin1_name)
+    flags.add(infer, "admin1_inferred")
+    checkable = named & ~coarse & (events["geo_precision"] <= 4) & events["admin1_pcode"].notna() & (located != "")
+    flags.add(checkable & (located != events["admin1_pcode"]), "point_outside_admin1")

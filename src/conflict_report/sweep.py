@@ -1,0 +1,608 @@
+"""`make notebooks`: execute every run listed in report/runs.yml with papermill, each into
+build/<slug>/ (the executed notebook beside the figures, tables and results.json it writes).
+
+The runs file (report/runs.yml):
+
+    notebooks_dir: notebooks          # optional; relative to the project folder
+    defaults: {country: Syria, start: "2016-01-01", end: "2019-12-31"}
+    runs:
+      - name: gov-aleppo              # short key the report uses: lower case, digits, hyphens
+        notebook: region_profile      # notebooks_dir/region_profile.ipynb
+        parameters: {governorate: Aleppo}
+
+A run's parameters are the defaults overlaid with its own; they are checked with
+params.check_parameters (without the lists that need the event table) and the run's folder is
+the checked parameters' slug.
+
+Incremental by content: a run is skipped when build/<slug>/results.json exists and
+build/<slug>/.run-key holds the sha256 of (the notebook file, the checked parameters, the
+package code and reference tables, the event table). .run-key is written only after a run
+succeeds. Deciding that nothing needs doing imports neither pandas nor papermill, so a no-op
+sweep takes a fraction of a second: the checked parameters are cached in
+build/.sweep-resolved.json under a hash of the parameters as written and the code fingerprint.
+
+Parallel runs: a pool of WORKERS processes (default: the number of cores), each importing
+papermill once and starting a fresh kernel for every run. Kernels are not started ahead of
+need: one is ready in about 0.6 s against 6-14 s for a real run, with as many workers as cores
+its start-up would compete for the same CPUs, and papermill leaves running a kernel it did not
+start itself, so the sweep would have to take over that clean-up.
+
+With DASK_SCHEDULER=<address> the same runs are tasks on a dask.distributed cluster instead
+(WORKERS is then the cluster's business). Dask workers must see the project folder at the
+same path as the machine running the sweep (a shared filesystem: a task reads notebooks/ and
+data/processed/ and writes build/<slug>/ there by absolute path; its kernel gets
+CONFLICT_REPORT_ROOT set to that folder) and run the same environment (Python, this package,
+PYTHONPATH). Start them with one thread each, e.g. `dask worker <address> --nworkers 4
+--nthreads 1`: a worker process runs one notebook at a time whatever its threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from conflict_report import paths
+from conflict_report.errors import PipelineError
+
+RUNS_FILE = paths.REPORT / "runs.yml"
+RESOLVED_CACHE = paths.BUILD / ".sweep-resolved.json"
+RUN_KEY_FILE = ".run-key"
+RESULTS_FILE = "results.json"
+
+# The notebook parameters a runs file may set: check_parameters' arguments other than the
+# notebook and the data-dependent lists (tests/test_sweep.py keeps the two in step).
+PARAMETER_NAMES = ("country", "governorate", "actor", "start", "end", "sources", "violence_types")
+FILE_KEYS = ("notebooks_dir", "defaults", "runs")
+RUN_KEYS = ("name", "notebook", "parameters")
+RUN_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+CROSSREF_KINDS = ("fig", "tbl", "lst")  # Quarto label prefixes that must stay first
+
+OK, FAILED, SKIPPED = "ok", "failed", "skipped"
+
+
+class RunsFileError(PipelineError):
+    """The runs file cannot be read as a list of runs; the message lists every problem."""
+
+
+# --- the runs file ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run as the runs file writes it: defaults overlaid with the run's own parameters."""
+    name: str
+    notebook: str
+    notebook_path: Path
+    parameters: dict
+    runs_file: str  # as displayed in messages
+
+
+def read_runs_file(runs_file: Path | str | None = None) -> list[RunSpec]:
+    """Read and check the runs file's structure (not yet the parameter values)."""
+    path = Path(runs_file) if runs_file else RUNS_FILE
+    where = paths.display_path(path)
+    document = _load_yaml(path, where)
+    problems = [f"unknown key '{k}' (keys: {', '.join(FILE_KEYS)})" for k in document if k not in FILE_KEYS]
+    notebooks_dir = paths.ROOT / str(document.get("notebooks_dir") or "notebooks")
+    defaults = document.get("defaults") or {}
+    problems += _parameter_problems(defaults, "defaults")
+    runs = document.get("runs")
+    if not isinstance(runs, list) or not runs:
+        problems.append("'runs' must be a non-empty list of runs")
+        runs = []
+    specs, run_problems = _read_runs(runs, defaults if isinstance(defaults, dict) else {}, notebooks_dir, where)
+    problems += run_problems
+    if problems:
+        raise RunsFileError(f"{where}: " + f"\n{where}: ".join(problems))
+    return specs
+
+
+def _load_yaml(path: Path, where: str) -> dict:
+    import yaml
+
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except OSError as exc:
+        raise RunsFileError(f"{where}: cannot read the runs file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise RunsFileError(f"{where}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(document, dict):
+        raise RunsFileError(f"{where}: expected a mapping with the keys {', '.join(FILE_KEYS)}")
+    return document
+
+
+def _parameter_problems(parameters: object, where: str) -> list[str]:
+    if not isinstance(parameters, dict):
+        return [f"{where}: parameters must be a mapping of name: value"]
+    return [f"{where}: unknown parameter '{k}' (parameters: {', '.join(PARAMETER_NAMES)})"
+            for k in parameters if k not in PARAMETER_NAMES]
+
+
+def _read_runs(runs: list, defaults: dict, notebooks_dir: Path, where: str) -> tuple[list[RunSpec], list[str]]:
+    specs, problems, seen = [], [], set()
+    for number, run in enumerate(runs, start=1):
+        if not isinstance(run, dict):
+            problems.append(f"run {number}: expected a mapping with the keys {', '.join(RUN_KEYS)}")
+            continue
+        name = run.get("name")
+        label = f"run '{name}'" if name else f"run {number}"
+        problems += [f"{label}: unknown key '{k}' (keys: {', '.join(RUN_KEYS)})" for k in run if k not in RUN_KEYS]
+        if not isinstance(name, str) or not RUN_NAME.fullmatch(name):
+            problems.append(f"{label}: 'name' must be lower-case letters, digits and hyphens, e.g. gov-aleppo")
+        elif name in seen:
+            problems.append(f"{label}: duplicate name")
+        seen.add(name)
+        notebook_path = notebooks_dir / f"{run.get('notebook')}.ipynb"
+        if not notebook_path.is_file():
+            available = ", ".join(sorted(p.stem for p in notebooks_dir.glob("*.ipynb"))) or "none"
+            problems.append(f"{label}: unknown notebook '{run.get('notebook')}' "
+                            f"(no {paths.display_path(notebook_path)}; notebooks: {available})")
+        own = run.get("parameters") or {}
+        problems += _parameter_problems(own, label)
+        if isinstance(own, dict):
+            specs.append(RunSpec(str(name), str(run.get("notebook")), notebook_path, {**defaults, **own}, where))
+    return specs, problems
+
+
+# --- checked parameters, slugs and run keys ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Run:
+    """A run ready to execute: checked parameters, its folder and its content key."""
+    spec: RunSpec
+    parameters: dict  # RunParameters.as_dict() without notebook and slug
+    slug: str
+    key: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def folder(self) -> Path:
+        return paths.BUILD / self.slug
+
+    @property
+    def executed_notebook(self) -> Path:
+        return self.folder / f"{self.spec.notebook}.ipynb"
+
+    def is_up_to_date(self) -> bool:
+        try:
+            stored = (self.folder / RUN_KEY_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            return False
+        return stored == self.key and (self.folder / RESULTS_FILE).exists()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one run; sent back from a pool process or Dask worker, so plain data."""
+    name: str
+    status: str
+    seconds: float
+    error: str | None = None
+    location: str | None = None  # the executed notebook, or why there is none
+    where: str = ""  # host and process that executed the run
+
+    def line(self, show_where: bool = False) -> str:
+        text = f"{self.name:<28} {self.status:<8} {self.seconds:6.1f}s"
+        return f"{text}  on {self.where}" if show_where and self.where else text
+
+
+def code_fingerprint() -> str:
+    """data_step.code_fingerprint() without importing data_step, which imports pandas (0.9 s)
+    and so would make the no-op sweep slow. tests/test_sweep.py checks the two agree."""
+    import conflict_report
+
+    digest = hashlib.sha256()
+    package = Path(conflict_report.__file__).parent
+    for path in sorted([*package.rglob("*.py"), *paths.REFERENCE.glob("*.csv")]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def events_sha256() -> str:
+    """The event table's hash as the data step recorded it (hashing the file would be slower)."""
+    try:
+        manifest = json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
+        digest = manifest["outputs"]["events.parquet"]
+    except (OSError, ValueError, KeyError, TypeError):
+        digest = None
+    if not digest or not paths.EVENTS.exists():
+        raise PipelineError(f"{paths.display_path(paths.EVENTS)} or its checksum in {paths.display_path(paths.MANIFEST)} "
+                            "is missing. Build the event table first: python -m conflict_report data")
+    return digest
+
+
+def run_key(notebook_path: Path, parameters: dict, code: str, events: str) -> str:
+    digest = hashlib.sha256()
+    for part in (hashlib.sha256(notebook_path.read_bytes()).hexdigest(), json.dumps(parameters, sort_keys=True), code, events):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def check_runs(specs: list[RunSpec], code: str, events: str) -> tuple[list[Run], list[Outcome]]:
+    """Each run's checked parameters (from the cache when its parameters and the code are
+    unchanged); a run whose parameters fail the check becomes a failed outcome."""
+    checked = _checked_parameters(specs, code)
+    runs, rejected = [], []
+    for spec in specs:
+        result = checked[spec.name]
+        if isinstance(result, str):
+            rejected.append(Outcome(spec.name, FAILED, 0.0, result, f"not executed: fix its parameters in {spec.runs_file}"))
+            continue
+        parameters = {k: result[k] for k in PARAMETER_NAMES}
+        runs.append(Run(spec, parameters, result["slug"], run_key(spec.notebook_path, parameters, code, events)))
+    _refuse_shared_folders(runs)
+    return runs, rejected
+
+
+def _cache_key(spec: RunSpec) -> str:
+    written = json.dumps({"notebook": spec.notebook, "parameters": spec.parameters}, sort_keys=True, default=str)
+    return hashlib.sha256(written.encode()).hexdigest()
+
+
+def _checked_parameters(specs: list[RunSpec], code: str) -> dict[str, dict | str]:
+    """Run name -> checked parameters with the slug, or the ParameterError's message.
+
+    check_parameters needs pandas (the reference tables), so its results are cached: they
+    depend only on the parameters as written and on the package and reference tables, which
+    the code fingerprint covers."""
+    try:
+        cache = json.loads(RESOLVED_CACHE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    known = cache.get("runs", {}) if cache.get("code") == code else {}
+    missing = [s for s in specs if _cache_key(s) not in known]
+    results: dict[str, dict | str] = {s.name: known[_cache_key(s)] for s in specs if s not in missing}
+    if missing:
+        from conflict_report import atomic
+        from conflict_report.errors import ParameterError
+        from conflict_report.params import check_parameters
+
+        for spec in missing:
+            try:
+                checked = check_parameters(notebook=spec.notebook, **spec.parameters)
+            except ParameterError as exc:
+                results[spec.name] = str(exc)
+                continue
+            results[spec.name] = known[_cache_key(spec)] = {**checked.as_dict(), "slug": checked.slug}
+        atomic.write_json(RESOLVED_CACHE, {"code": code, "runs": known})
+    return results
+
+
+def _refuse_shared_folders(runs: list[Run]) -> None:
+    by_slug: dict[str, list[str]] = {}
+    for run in runs:
+        by_slug.setdefault(run.slug, []).append(run.name)
+    clashes = [f"{runs[0].spec.runs_file}: runs {', '.join(names)} have the same parameters and would share build/{slug}/"
+               for slug, names in by_slug.items() if len(names) > 1]
+    if clashes:
+        raise RunsFileError("\n".join(clashes))
+
+
+def planned_runs(runs_file: Path | str | None = None) -> list[Run]:
+    """The runs file's runs with their slugs (for the report: run name -> build/<slug>/)."""
+    runs, rejected = check_runs(read_runs_file(runs_file), code_fingerprint(), events_sha256())
+    if rejected:
+        raise RunsFileError("\n".join(f"run '{o.name}': {o.error}" for o in rejected))
+    return runs
+
+
+# --- executing one run (in a pool process or on a Dask worker) ---------------------------------
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to execute a run, as plain picklable data."""
+    name: str
+    slug: str
+    root: str
+    notebook_path: str
+    output_path: str
+    notebook_display: str
+    output_display: str
+    parameters: dict
+
+    @classmethod
+    def of(cls, run: Run) -> Job:
+        return cls(run.name, run.slug, str(paths.ROOT), str(run.spec.notebook_path), str(run.executed_notebook),
+                   paths.display_path(run.spec.notebook_path), paths.display_path(run.executed_notebook), run.parameters)
+
+
+# papermill is not safe to run in several threads of one process (see _in_process_pool), and a
+# Dask worker may have several threads: one notebook at a time per process.
+_ONE_NOTEBOOK_PER_PROCESS = threading.Lock()
+
+
+def execute_run(job: Job) -> Outcome:
+    """Execute one notebook in a fresh kernel into build/<slug>/ and say how it went."""
+    with _ONE_NOTEBOOK_PER_PROCESS:
+        _import_papermill()  # before the clock: a Dask worker's first run would count 2 s more
+        started = time.monotonic()
+        try:
+            error = _execute_into_place(job)
+        except Exception as exc:  # papermill wrote nothing usable; the previous notebook stays
+            return Outcome(job.name, FAILED, time.monotonic() - started, _first_line(exc), "no notebook written", _where())
+        if error is None and not (Path(job.output_path).parent / RESULTS_FILE).exists():
+            error = f"the notebook ran but wrote no {RESULTS_FILE} (does it end with outputs.finish()?)"
+        return Outcome(job.name, OK if error is None else FAILED, time.monotonic() - started, error,
+                       job.output_display, _where())
+
+
+def _execute_into_place(job: Job) -> str | None:
+    """papermill writes to a temporary file beside the target, renamed over it once tidied,
+    whether the notebook failed or not: a killed run leaves the last notebook in place."""
+    from conflict_report import atomic
+
+    target = Path(job.output_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (target.parent / RUN_KEY_FILE).unlink(missing_ok=True)  # until this execution succeeds
+    atomic.remove_leftovers(target.parent)  # of this run, killed last time
+    with atomic.atomic_path(target) as partial:
+        error = _papermill(job, partial)
+        tidy_executed_notebook(partial, job)
+    return error
+
+
+def _papermill(job: Job, output: Path) -> str | None:
+    """Execute with papermill; the first line of the error, or None.
+
+    The kernel talks to papermill over IPC sockets in a private folder, not TCP: kernels
+    started at the same moment by parallel workers can race for the same free TCP port
+    (papermill#511), and local sockets are not reachable by other users of the machine."""
+    import tempfile
+    import warnings
+
+    import papermill
+    from traitlets.config import Config
+
+    # The temporary output's name ends in .tmp, which papermill warns about (naming its path).
+    warnings.filterwarnings("ignore", message=r"The specified file .* does not end in one of", category=UserWarning)
+    # The kernel inherits this process's environment: point it at the sweep's project.
+    os.environ["CONFLICT_REPORT_ROOT"] = job.root
+    with tempfile.TemporaryDirectory(prefix="sweep-kernel-") as sockets:
+        config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
+        try:
+            papermill.execute_notebook(job.notebook_path, str(output), parameters=job.parameters,
+                                       cwd=str(Path(job.notebook_path).parent), progress_bar=False, config=config)
+        except papermill.PapermillExecutionError as exc:
+            return _first_line(f"{exc.ename}: {exc.evalue}")
+        except Exception as exc:  # the kernel died or did not start; papermill saved what it had
+            return _first_line(exc)
+    return None
+
+
+def _first_line(error: object) -> str:
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return (text.strip().splitlines() or [""])[0]
+
+
+def _where() -> str:
+    return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+# --- tidying the executed notebook ------------------------------------------------------------
+
+def tidy_executed_notebook(path: Path, job: Job) -> None:
+    """Make the executed notebook fit for the report: labels unique across runs, the injected
+    parameters cell hidden, and no path of the build machine left in it."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    prefix_labels(notebook, job.slug)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    notebook.metadata.setdefault("papermill", {}).update(input_path=job.notebook_display, output_path=job.output_display)
+    # Outputs and metadata, not sources: the code stays as written.
+    replace = machine_path_replacer(_machine_paths(job.root))
+    for node in [notebook.metadata, *(c.metadata for c in notebook.cells), *(c.get("outputs", []) for c in notebook.cells)]:
+        _map_strings(node, replace)
+    nbformat.write(notebook, path)
+
+
+_LABEL_LINE = re.compile(r"^(#\|\s*label:\s*)(['\"]?)([\w-]+)\2[ \t]*$", re.MULTILINE)
+
+
+def slugged_label(label: str, slug: str) -> str:
+    """fig-monthly -> fig-<slug>-monthly (Quarto reads the kind from the prefix); setup -> <slug>-setup."""
+    kind, _, rest = label.partition("-")
+    return f"{kind}-{slug}-{rest}" if kind in CROSSREF_KINDS and rest else f"{slug}-{label}"
+
+
+def prefix_labels(notebook, slug: str) -> None:
+    """Prefix every cell label (`#| label:` lines and a `label` metadata key) with the run's
+    slug, and the notebook's own cross-references (@fig-x) with it."""
+    renamed: dict[str, str] = {}
+
+    def rename(label: str) -> str:
+        renamed[label] = slugged_label(label, slug)
+        return renamed[label]
+
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source = _LABEL_LINE.sub(lambda m: m[1] + m[2] + rename(m[3]) + m[2], cell.source)
+        if isinstance(cell.metadata.get("label"), str):
+            cell.metadata["label"] = rename(cell.metadata["label"])
+    if renamed:
+        reference = re.compile(r"@(" + "|".join(map(re.escape, sorted(renamed, key=len, reverse=True))) + r")(?![\w-])")
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                cell.source = reference.sub(lambda m: "@" + renamed[m[1]], cell.source)
+
+
+def _machine_paths(root: str) -> dict[str, str]:
+    """Folders of this machine that may appear in outputs (tracebacks, warnings), and what
+    replaces them: the project folder becomes relative, the others a placeholder."""
+    import tempfile
+
+    import conflict_report
+
+    places = {
+        sys.prefix: "<python-env>", sys.exec_prefix: "<python-env>", sys.base_prefix: "<python>",
+        str(Path(conflict_report.__file__).parent.parent): "<package-src>",
+        tempfile.gettempdir(): "<tmp>", os.path.expanduser("~"): "~",
+        root: ".",
+    }
+    with_real = {**places, **{os.path.realpath(p): token for p, token in places.items()}}
+    return {p: token for p, token in with_real.items() if len(p) > 1}
+
+
+def machine_path_replacer(places: dict[str, str]):
+    """A function replacing each machine folder that starts a path in a text; the longest
+    first, so the project inside the temp folder becomes relative. A folder counts only as
+    whole path components, after a non-path character or an ANSI colour code (tracebacks)."""
+    alternatives = "|".join(map(re.escape, sorted(places, key=len, reverse=True)))
+    pattern = re.compile(r"(^|[^\w/.~-]|\x1b\[[\d;]*m)(" + alternatives + r")(?![\w.-])")
+    return lambda text: pattern.sub(lambda m: m[1] + places[m[2]], text)
+
+
+def _map_strings(node, replace) -> None:
+    items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+    for key, value in items:
+        if isinstance(value, str):
+            node[key] = replace(value)
+        elif isinstance(value, (dict, list)):
+            _map_strings(value, replace)
+
+
+# --- running many: a local process pool or a Dask cluster --------------------------------------
+
+def _import_papermill() -> None:
+    import papermill  # noqa: F401  (once per pool process, not once per run: it takes 2 s)
+
+
+def _in_process_pool(jobs: list[Job], workers: int) -> Iterator[tuple[Job, object]]:
+    """Why processes and not threads: papermill is not thread-safe. execute_notebook changes the
+    working directory of the whole process (os.chdir for cwd=; papermill#473, still open) and
+    sets and restores the cwd of its module-global local-file handler around every call, so
+    two threads restore each other's. Its maintainer runs papermill in parallel with processes
+    (papermill#578). "spawn" starts clean interpreters: the parent holds a thread (tqdm's
+    monitor) and maybe pandas, which fork would copy mid-state."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context, initializer=_import_papermill) as pool:
+        futures = {pool.submit(execute_run, job): job for job in jobs}
+        for future in as_completed(futures):
+            yield futures[future], future
+
+
+def _on_dask(jobs: list[Job], address: str) -> Iterator[tuple[Job, object]]:
+    """The same execute_run as a task per run; pure=False because a run has side effects."""
+    import uuid
+
+    from distributed import Client, as_completed
+
+    sweep_id = uuid.uuid4().hex[:8]
+    try:
+        client = Client(address, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise PipelineError(f"cannot reach the Dask scheduler at DASK_SCHEDULER={address} ({exc})") from None
+    with client:
+        futures = {client.submit(execute_run, job, key=f"sweep-{sweep_id}-{job.name}", pure=False): job for job in jobs}
+        for future in as_completed(futures):
+            yield futures[future], future
+
+
+def _outcome(job: Job, future) -> Outcome:
+    """The run's outcome, or a failure when the task itself failed (a worker died): both
+    concurrent.futures and Dask futures have exception() and result()."""
+    error = future.exception()
+    if error is None:
+        return future.result()
+    return Outcome(job.name, FAILED, 0.0, _first_line(error), "the worker failed before reporting", "")
+
+
+def _dask_scheduler() -> str:
+    return os.environ.get("DASK_SCHEDULER", "").strip()
+
+
+def _worker_count(workers: int | None) -> int:
+    text = str(workers if workers is not None else os.environ.get("WORKERS") or os.cpu_count() or 1)
+    if not text.isdigit() or int(text) < 1:
+        raise PipelineError(f"WORKERS / --workers = {text!r}: expected a whole number of parallel runs, 1 or more")
+    return int(text)
+
+
+def _execute(runs: list[Run], workers: int) -> Iterator[Outcome]:
+    """Execute the runs, yielding outcomes as they finish; .run-key is written on success."""
+    if not runs:
+        return
+    jobs = [Job.of(run) for run in runs]
+    address = _dask_scheduler()
+    finished = _on_dask(jobs, address) if address else _in_process_pool(jobs, workers)
+    by_name = {run.name: run for run in runs}
+    for job, future in finished:
+        outcome = _outcome(job, future)
+        if outcome.status == OK:
+            from conflict_report import atomic
+
+            atomic.write_text(by_name[job.name].folder / RUN_KEY_FILE, by_name[job.name].key + "\n")
+        yield outcome
+
+
+# --- the command ---------------------------------------------------------------------------
+
+def main(runs_file: Path | str | None = None, workers: int | None = None, only: list[str] | None = None,
+         force: bool = False) -> int:
+    """Execute the runs (all, or those named in `only`); 0 when none failed, else 1."""
+    specs = _select(read_runs_file(runs_file), only)
+    workers = _worker_count(workers)
+    runs, rejected = check_runs(specs, code_fingerprint(), events_sha256())
+    to_execute = runs if force else [r for r in runs if not r.is_up_to_date()]
+    skipped = [Outcome(r.name, SKIPPED, 0.0) for r in runs if r not in to_execute]
+    try:
+        outcomes = _show_progress([*rejected, *skipped], _execute(to_execute, workers), total=len(specs))
+    except KeyboardInterrupt:
+        print("interrupted: the runs that had not finished keep their previous notebooks and run again next time",
+              file=sys.stderr)
+        return 130
+    print(summary(outcomes, order=[s.name for s in specs]))
+    return 1 if any(o.status == FAILED for o in outcomes) else 0
+
+
+def _select(specs: list[RunSpec], only: list[str] | None) -> list[RunSpec]:
+    if not only:
+        return specs
+    names = {s.name for s in specs}
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise RunsFileError(f"no run named {', '.join(map(repr, unknown))} (runs: {', '.join(s.name for s in specs)})")
+    return [s for s in specs if s.name in only]
+
+
+def _show_progress(known: list[Outcome], executing: Iterable[Outcome], total: int) -> list[Outcome]:
+    """One line per run as it finishes (stdout), under an overall count (stderr)."""
+    from tqdm import tqdm
+
+    on_dask = bool(_dask_scheduler())
+    outcomes = []
+    with tqdm(total=total, unit="run", desc="notebooks", file=sys.stderr, dynamic_ncols=True) as bar:
+        for outcome in itertools.chain(known, executing):
+            bar.write(outcome.line(show_where=on_dask), file=sys.stdout)
+            bar.update()
+            outcomes.append(outcome)
+    return outcomes
+
+
+def summary(outcomes: list[Outcome], order: list[str]) -> str:
+    counts = Counter(o.status for o in outcomes)
+    lines = [f"{len(outcomes)} runs: {counts[OK]} ok, {counts[SKIPPED]} skipped, {counts[FAILED]} failed"]
+    for outcome in sorted((o for o in outcomes if o.status == FAILED), key=lambda o: order.index(o.name)):
+        lines += [f"FAILED {outcome.name}: {outcome.error}", f"    {outcome.location}"]
+    return "\n".join(lines)
