@@ -24,7 +24,7 @@ RUN := $(PYTHON) -m conflict_report
 export UCDP_GED UCDP_GED_SHA256 UCDP_GED_VERSION UCDP_COUNTRY_YEAR BOUNDARIES_ADMIN1 BOUNDARIES_ADMIN2 ACLED_CSV
 export WORKERS DASK_SCHEDULER QUARTO
 
-.PHONY: help env data notebooks report render-check test curate-check serve clean
+.PHONY: help env data notebooks report render-check test curate-check serve bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
+import hashlib
 import io
 import json
 import zipfile
@@ -134,6 +135,10 @@ def ged20_layout(table: GedTable) -> GedTable:
 
 
 # --- scratch builds ------------------------------------------------------------------------
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def processed(root: Path, name: str) -> Path:
     return root / "data" / "processed" / name
 

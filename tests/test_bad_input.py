@@ -15,7 +15,7 @@ import pytest
 from conflict_report import geo
 from conflict_report.errors import InputError
 from conflict_report.sources import ucdp_ged
-from conftest import ADMIN1_FILE, run_cli
+from conftest import ADMIN1_FILE
 from ged_samples import GedTable, build, plain_sample, processed, real_table, ucdp_entry, write_bytes
 
 BAD_FILE = "ged_bad.csv"
@@ -42,7 +42,7 @@ def quarantined(tmp_path: Path, table: GedTable) -> dict:
 
 def assert_quarantined(tmp_path: Path, table: GedTable, row: int, column: str, *reason: str) -> dict:
     rejected = quarantined(tmp_path, table)
-    assert (rejected["row_number"], rejected["column"]) == (row, column)
+    assert (rejected["file"], rejected["row_number"], rejected["column"]) == (BAD_FILE, row, column)
     for text in reason:
         assert text in rejected["reason"], rejected["reason"]
     return rejected
@@ -88,12 +88,13 @@ def without_column(table: GedTable, column: str) -> GedTable:
 
 def test_missing_required_column(tmp_path, table) -> None:
     path = without_column(table, "best").write(tmp_path / BAD_FILE)
-    assert_error(path, 0, "best", "required column(s) missing: 'best'", "must have the columns")
+    # The column is named in the message (the header, row 0, names no column to point at).
+    assert_error(path, 0, None, "required column(s) missing: 'best'", "must have the columns")
 
 
 def test_renamed_column_is_hinted(tmp_path, table) -> None:
     table.header[table.header.index("deaths_civilians")] = "deaths_civilian"
-    assert_error(table.write(tmp_path / BAD_FILE), 0, "deaths_civilians", "is 'deaths_civilian' the same column renamed?")
+    assert_error(table.write(tmp_path / BAD_FILE), 0, None, "missing: 'deaths_civilians' (is 'deaths_civilian' the same column renamed?)")
 
 
 def test_column_named_twice(tmp_path, table) -> None:
@@ -179,8 +180,8 @@ def test_row_with_wrong_number_of_fields_keeps_every_row_number(tmp_path, table,
     table.rows[2] = change(table.rows[2])
     table.set(5, "best", "lots")
     result = read(table.write(tmp_path / BAD_FILE))
-    by_row = dict(zip(result.rejected["row_number"], result.rejected["column"]))
-    assert by_row == {3: "(whole row)", 5: "best"}  # row 5 is still called row 5 after the skipped row 3
+    by_row = dict(zip(result.rejected["row_number"], zip(result.rejected["file"], result.rejected["column"])))
+    assert by_row == {3: (BAD_FILE, "(whole row)"), 5: (BAD_FILE, "best")}  # row 5 is still row 5 after the skipped row 3
     assert "different number of fields" in result.rejected.set_index("row_number").loc[3, "reason"]
 
 
@@ -215,6 +216,19 @@ def test_quoted_header_bom_and_crlf_read_as_the_plain_file(tmp_path, table) -> N
     assert spreadsheet.events.equals(plain.events)
 
 
+def test_padded_values_read_as_plain_ones(tmp_path, table) -> None:
+    plain = read(table.write(tmp_path / "ged_plain.csv"))
+    for column in ("country", "best", "date_start", "where_prec", "id"):
+        table.set(2, column, f" {table.get(2, column)} ")
+    padded = read(table.write(tmp_path / "ged_padded.csv"))
+    assert padded.events.equals(plain.events)
+
+
+def test_padded_country_still_checks_the_governorate_spelling(tmp_path, table) -> None:
+    path = table.set(2, "country", " Syria").set(2, "adm_1", "Aleppo Province").write(tmp_path / BAD_FILE)
+    assert_error(path, 2, "adm_1", "unknown governorate spelling 'Aleppo Province' for Syria")
+
+
 # --- what reaches rejected.csv ---------------------------------------------------------------
 FORMULAS = ["=HYPERLINK(\"http://example.org\",\"x\")", "+1+1", "-2+3", "@SUM(A1:A2)"]
 
@@ -225,6 +239,7 @@ def test_formulas_are_neutralised_in_rejected_csv(scratch_project, tmp_path, tab
     build(scratch_project, table.write(tmp_path / BAD_FILE))
     with open(processed(scratch_project, "rejected.csv"), newline="", encoding="utf-8") as fh:
         rejected = [r for r in csv.DictReader(fh) if r["source"] == "ucdp_ged"]
+    assert {(r["file"], r["column"]) for r in rejected} == {(BAD_FILE, "best")}
     assert sorted(r["source_headline"] for r in rejected) == sorted("'" + f for f in FORMULAS)
     assert {r["best"] for r in rejected} == {"-5"}  # a plain negative number is left as it is
     entry = ucdp_entry(scratch_project)

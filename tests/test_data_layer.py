@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import json
 import socket
 import threading
@@ -25,7 +24,7 @@ from conflict_report.sources import ucdp_ged
 from conftest import ADMIN1_FILE, DATA_ENV, REPO, SHARED_DATA, UCDP_GED_FILE
 from ged_samples import (
     EVENT_COUNT, PUBLISHED_SHA256, build, ged20_layout, manifest, plain_sample, processed, raw_totals, real_table,
-    event_totals, ucdp_entry, ucdp_events,
+    event_totals, sha256_of, ucdp_entry, ucdp_events,
 )
 
 # ../shared/data/ucdp_ged_syria_2016_2019/README.md: sums of `best` by year and type_of_violence.
@@ -47,10 +46,6 @@ UCDP_GOVERNORATES = {
     "Ar Raqqah Governorate": ("Ar-Raqqa", "SY11"), "Daraa Governorate": ("Dar'a", "SY12"),
     "As Suwayda Governorate": ("As-Sweida", "SY13"), "Quneitra Governorate": ("Quneitra", "SY14"),
 }
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def sql_literal(text: str) -> str:

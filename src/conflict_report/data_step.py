@@ -1,7 +1,7 @@
 """`make data`: every source -> one validated event table in data/processed/.
 
 Outputs: events.parquet (kept rows, flagged ones included), rejected.csv (every quarantined
-row with its source, row number, column and reason, then its original values), a tidy copy
+row with its source, file, row number, column and reason, then its original values), a tidy copy
 of UCDP's country-year totals, and manifest.json (provenance and row counts per input).
 
 Incremental by content: when the fingerprint of inputs, reference tables and this package's
@@ -136,7 +136,7 @@ def run(force: bool = False) -> dict:
 
     # -- save outputs (manifest last: it vouches for the others) -----------------------------
     atomic.write_parquet(paths.EVENTS, events)
-    atomic.write_csv(paths.REJECTED, rejected if len(rejected.columns) else pd.DataFrame(columns=["source", "row_number", "column", "reason"]))
+    atomic.write_csv(paths.REJECTED, rejected if len(rejected.columns) else pd.DataFrame(columns=["source", "file", "row_number", "column", "reason"]))
     written = [paths.EVENTS, paths.REJECTED]
     if country_year is not None:
         atomic.write_parquet(COUNTRY_YEAR, country_year)

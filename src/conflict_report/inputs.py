@@ -86,8 +86,9 @@ def locate(item: ExternalInput, value: str | None = None) -> tuple[Path, str]:
     known_hash = os.environ.get(item.sha256_variable or "", "").strip().lower() or None
     if "://" not in value:
         path = Path(value)
-        if known_hash and path.exists() and file_sha256(path) != known_hash:
-            raise InputError(path.name, f"its sha256 is {file_sha256(path)}, not {known_hash} as {item.sha256_variable} says",
+        actual = file_sha256(path) if known_hash and path.exists() else known_hash
+        if actual != known_hash:
+            raise InputError(path.name, f"its sha256 is {actual}, not {known_hash} as {item.sha256_variable} says",
                              f"Check that {item.variable} names the intended file, or correct {item.sha256_variable}")
         return path, value
     import pooch

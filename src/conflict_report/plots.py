@@ -100,9 +100,12 @@ def ranked_bars(table: pd.DataFrame, column: str, title: str, source: str, unit_
     ax.grid(axis="y", visible=False)
     thousands(ax.xaxis)
     _finish(fig, ax, title, "", source, "Deaths (best estimate, with low–high range)")
-    top = table.iloc[::-1].head(3)
-    alt = (f"Horizontal bars of deaths by {unit_label}, deadliest first. The three deadliest: "
-           + "; ".join(f"{r[column]} {fmt_int(r.deaths_best)}" for _, r in top.iterrows()) + ".")
+    ordered = table.iloc[::-1]
+    unknown = ordered[ordered[column].str.startswith("No ")]
+    top = ordered[~ordered[column].str.startswith("No ")].head(3)
+    alt = (f"Horizontal bars of deaths by {unit_label} (best estimate), deadliest first. The deadliest: "
+           + "; ".join(f"{r[column]} {fmt_int(r.deaths_best)}" for _, r in top.iterrows()) + "."
+           + "".join(f" Deaths with no {unit_label} given: {fmt_int(r.deaths_best)}." for _, r in unknown.iterrows()))
     return fig, alt
 
 

@@ -78,12 +78,14 @@ def load_report_runs() -> list[ReportRun]:
     missing = []
     for run in sweep.planned_runs():
         results_file = paths.BUILD / run.slug / "results.json"
-        if not results_file.exists():
-            missing.append(f"{run.name} (build/{run.slug}/results.json)")
+        # A run that failed after an earlier success keeps its old results.json but no run key:
+        # the report must not quote numbers from code or data that have since changed.
+        if not run.is_up_to_date():
+            missing.append(f"{run.name} (build/{run.slug}/)")
             continue
         runs.append(ReportRun(run.name, run.spec.notebook, run.slug, json.loads(results_file.read_text(encoding="utf-8"))))
     if missing:
-        raise ReportError("these runs have no results yet: " + ", ".join(missing) + ". Run `make notebooks` first (a failed run is listed there).")
+        raise ReportError("these runs have no up-to-date results: " + ", ".join(missing) + ". Run `make notebooks` first (a failed run is listed there).")
     return runs
 
 

@@ -27,12 +27,16 @@ def key(name: str) -> str:
 
 
 def markdown(frame: pd.DataFrame, align_numbers: bool = True) -> str:
-    """A pipe table; numbers right-aligned, every text cell escaped."""
-    header = "| " + " | ".join(escape(c) for c in frame.columns) + " |"
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) or frame[c].astype(str).str.fullmatch(r"[\d,.–() %]+").all() for c in frame.columns]
-    rule = "|" + "|".join("---:" if (n and align_numbers) else ":---" for n in numeric) + "|"
-    rows = ["| " + " | ".join(escape(v) for v in row) + " |" for row in frame.astype(object).itertuples(index=False)]
-    return "\n".join([header, rule, *rows]) + "\n"
+    """A pipe table; numbers right-aligned, every text cell escaped. The dashes under each
+    header are proportional to the column's longest text (capped), which pandoc turns into
+    relative column widths: a long headline gets room, a date does not."""
+    header = [escape(c) for c in frame.columns]
+    rows = [[escape(v) for v in row] for row in frame.astype(object).itertuples(index=False)]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) or frame[c].astype(str).str.fullmatch(r"[\d,.–() %+-]+").all() for c in frame.columns]
+    widths = [min(max([len(h), *(len(r[i]) for r in rows)]), 48) for i, h in enumerate(header)]
+    rule = "|" + "|".join(("-" * max(w, 3)) + ":" if (n and align_numbers) else ":" + "-" * max(w, 3) for w, n in zip(widths, numeric)) + "|"
+    lines = ["| " + " | ".join(header) + " |", rule, *("| " + " | ".join(r) + " |" for r in rows)]
+    return "\n".join(lines) + "\n"
 
 
 def deaths_text(best, low, high) -> str:

@@ -404,8 +404,9 @@ def tidy_executed_notebook(path: Path, job: Job) -> None:
     prefix_labels(notebook, job.slug)
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
+        if "injected-parameters" in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"] if "remove-cell" not in tags else tags
+            cell["id"] = "injected-parameters"  # papermill draws a random id: two runs would differ
     notebook.metadata.setdefault("papermill", {}).update(input_path=job.notebook_display, output_path=job.output_display)
     # Outputs and metadata, not sources: the code stays as written.
     replace = machine_path_replacer(_machine_paths(job.root))

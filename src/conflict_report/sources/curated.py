@@ -234,7 +234,7 @@ def read(path: Path, display_name: str | None = None, admin1_areas: geo.Areas | 
     events = to_events(rows, version)
     flags = Flags(events.index)
     flags.add(events["deaths_is_lower_bound"], "deaths_lower_bound")
-    assign_admin1(events, flags, name, admin1_areas)
+    assign_admin1(events, flags, name, admin1_areas, column="admin1")
     events["quality_flags"] = flags.joined()
     rejected = pd.DataFrame(columns=["source", "row_number", "column", "reason"])
     return AdapterResult(SOURCE, conform(events.reset_index(drop=True)), rejected, checks.rows_read, version, raw.sha256)

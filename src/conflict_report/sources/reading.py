@@ -7,12 +7,11 @@ import csv
 import difflib
 import gzip
 import io
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import re
 
 import numpy as np
 import pandas as pd
@@ -171,11 +170,21 @@ def _check_header(name: str, header_line: str, columns: list[str], required: lis
             close = difflib.get_close_matches(column, columns, n=1, cutoff=0.6)
             hints.append(f"'{column}'" + (f" (is '{close[0]}' the same column renamed?)" if close else ""))
         raise InputError(name, f"required column(s) missing: {', '.join(hints)}",
-                         f"The file must have the columns {', '.join(required)}", row=0, column=missing[0])
+                         f"The file must have the columns {', '.join(required)}", row=0)
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         raise InputError(name, f"the header names column(s) more than once: {', '.join(map(repr, repeated))}",
                          "Rename or remove the repeated column so each name appears once", row=0, column=repeated[0])
+
+
+def _append_by_position(rows: pd.DataFrame, more: pd.DataFrame, shared: int) -> pd.DataFrame:
+    """rows, then more (whose first `shared` columns are rows' first ones, then raw_text): matched
+    by position, because rows may hold two columns named `source` and concat needs unique names."""
+    names = [*rows.columns, *(c for c in more.columns[shared:] if c not in rows.columns)]
+    positions = [*range(shared), *(names.index(c) for c in more.columns[shared:])]
+    joined = pd.concat([rows.set_axis(range(len(rows.columns)), axis=1), more.set_axis(positions, axis=1)], ignore_index=True)
+    joined.columns = names
+    return joined
 
 
 class RowChecks:
@@ -201,23 +210,26 @@ class RowChecks:
         bad = ~self.kept
         head = pd.DataFrame({
             "source": self.source,
+            "file": self.raw.name,  # several files can feed one source (curated, ACLED exports)
             "row_number": self.raw.frame.index[bad],
             "column": self.reject_column[bad].to_numpy(),
             "reason": self.reject_reason[bad].to_numpy(),
         })
         originals = self.raw.frame[bad].reset_index(drop=True).astype("object")
-        # A source column named like one of ours (ACLED has `source`) keeps its value, renamed.
-        originals.columns = [f"original_{c}" if c in head.columns else c for c in originals.columns]
+        # A source column named like one of ours (ACLED has `source`) stays as it is here: its
+        # adapter renames it (acled.rejected_rows), so the two columns may share a name for now.
         rows = pd.concat([head, originals], axis=1)
         # Rows the CSV parser could not even split into the header's columns.
         if self.raw.ragged_rows:
-            rows = pd.concat([rows, pd.DataFrame({
+            ragged = pd.DataFrame({
                 "source": self.source,
+                "file": self.raw.name,
                 "row_number": [n if n is not None else pd.NA for n, _ in self.raw.ragged_rows],
                 "column": "(whole row)",
                 "reason": "the row has a different number of fields than the header (a stray comma or quote?)",
                 "raw_text": [t for _, t in self.raw.ragged_rows],
-            })], ignore_index=True)
+            })
+            rows = _append_by_position(rows, ragged, shared=len(head.columns))
         return rows
 
     @property

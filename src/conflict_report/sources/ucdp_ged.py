@@ -89,7 +89,7 @@ def read(path: Path, display_name: str | None = None, admin1_areas: geo.Areas | 
         "dataset_version": version,
         "date_start": start[kept], "date_end": end[kept], "date_precision": date_prec[kept],
         "year": start[kept].dt.year,
-        "country": k["country"],
+        "country": k["country"].str.strip(),  # " Syria" would miss the governorate crosswalk
         "admin1_original": k["adm_1"], "admin2": k["adm_2"], "place": k["where_coordinates"],
         "latitude": lat[kept], "longitude": lon[kept], "geo_precision": where_prec[kept],
         "violence_type": violence[kept].map(VIOLENCE),
