@@ -257,9 +257,6 @@ def test_acled_rows_are_kept_or_quarantined_and_fatalities_add_up(tmp_path, chan
     assert int(result.events["deaths_best"].sum()) == int(result.events["deaths_low"].sum()) == fatalities
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason=(
-    "acled.event_dates casts to datetime64[ns] before checking the range: a date such as "
-    "'25 November 0014' raises OutOfBoundsDatetime instead of quarantining the row (fix in acled.py)"))
 def test_acled_date_outside_the_supported_range_is_quarantined(tmp_path) -> None:
     header, template = acled_template()
     table, path = written(tmp_path, "acled_generated.csv", header, template, [{"event_id_cnty": None, "event_date": "25 November 0014"}, {"event_id_cnty": None}])

@@ -55,7 +55,7 @@ from conflict_report.errors import DownloadError, ParameterError
 from conflict_report.inputs import strip_credentials
 from conflict_report.schema import conform
 from conflict_report.sources.flags import Flags
-from conflict_report.sources.reading import RowChecks, read_csv_text
+from conflict_report.sources.reading import _FIRST_DATE as FIRST_DATE, _LAST_DATE as LAST_DATE, RowChecks, read_csv_text
 from conflict_report.sources.ucdp_ged import AdapterResult, assign_admin1
 
 log = logging.getLogger(__name__)
@@ -140,12 +140,15 @@ def checked_values(checks: RowChecks) -> pd.DataFrame:
 def event_dates(checks: RowChecks) -> pd.Series:
     """RowChecks.date knows ISO dates only; ACLED's older exports write '25 November 2014'."""
     text = checks.raw.frame["event_date"].str.strip()
-    parsed = [pd.to_datetime(text, format=f, errors="coerce").astype("datetime64[ns]") for f in DATE_FORMATS]
+    parsed = [pd.to_datetime(text, format=f, errors="coerce") for f in DATE_FORMATS]
     dates = parsed[0].fillna(parsed[1])
+    shown = text.astype("object").fillna("").map(repr)
     checks.reject(text.isna() | (text == ""), "event_date", "empty, but a date is required")
-    checks.reject(dates.isna(), "event_date",
-                  "not a real date in YYYY-MM-DD or 'DD Month YYYY' form: " + text.astype("object").fillna("").map(repr))
-    return dates
+    checks.reject(dates.isna(), "event_date", "not a real date in YYYY-MM-DD or 'DD Month YYYY' form: " + shown)
+    # Checked before the cast: nanosecond timestamps end in 1677 and 2262.
+    outside = dates.notna() & ~dates.between(FIRST_DATE, LAST_DATE)
+    checks.reject(outside, "event_date", f"outside {FIRST_DATE:%Y-%m-%d}..{LAST_DATE:%Y-%m-%d} (a typo in the year?): " + shown)
+    return dates.where(~outside).astype("datetime64[ns]")
 
 
 def to_events(rows: pd.DataFrame, typed: pd.DataFrame, version: str) -> pd.DataFrame:
