@@ -59,5 +59,11 @@ test: $(ENV_READY) ## run the test suite (real data from ../shared/data, see REA
 serve: $(ENV_READY) ## serve report/_output on http://127.0.0.1:8000 (search works when served)
 	$(RUN) serve
 
+bench: $(ENV_READY) ## run the benchmarks (minutes to hours; see benchmarks/RESULTS.md), never part of make test
+	$(PYTHON) benchmarks/run.py scale
+	$(PYTHON) benchmarks/run.py data --repeat 3
+	$(PYTHON) benchmarks/run.py sweep --repeat 3
+	$(PYTHON) benchmarks/run.py rebuild --repeat 5
+
 clean: ## remove generated outputs (not .venv, not downloads in data/raw)
 	rm -rf data/processed build report/_output report/_generated report/_variables.yml report/.quarto

@@ -29,6 +29,7 @@ class Measurement:
     seconds: float
     peak_rss_bytes: int
     stdout: str
+    load_before: float  # the machine's 1-minute load average as the command started (shared machine: >> 0 means disturbed)
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -43,6 +44,7 @@ def _tree_rss(process: psutil.Process) -> int:
 
 def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measurement:
     """Run the command to its end; raise with its output when it fails."""
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     process = psutil.Popen(command, env={**os.environ, **(env or {})}, cwd=cwd,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -60,7 +62,7 @@ def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | Non
         output = reader()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-4000:]}")
-    return Measurement(seconds, peak, output)
+    return Measurement(seconds, peak, output, load)
 
 
 def _drain(process: subprocess.Popen):

@@ -61,6 +61,7 @@ def data_row(label: str, csv: Path, pairs) -> dict:
         "make_data_s": [m.seconds for m in ours], "duckdb_s": [m.seconds for m in duck],
         "make_data_peak_mb": [m.peak_rss_bytes / 2**20 for m in ours], "duckdb_peak_mb": [m.peak_rss_bytes / 2**20 for m in duck],
         "ratio": [a.seconds / b.seconds for a, b in pairs],
+        "load_before": [m.load_before for m in ours],
         "rows_line": ours[-1].stdout.strip().splitlines()[0] if ours[-1].stdout.strip() else "",
     }
 

@@ -74,7 +74,8 @@ def bench_sweep(repeat: int) -> tuple[list[dict], str]:
         assert executed(sweep)[0] == len(specs), sweep.stdout
         solo = {spec.name: solo_seconds(root, spec.name) for spec in specs}
         cli = measure.timed(["bash", str(loop)], env=loop_env, cwd=root)
-        repeats.append({"workers": workers, "runs": len(specs), "sweep_s": sweep.seconds, "sweep_peak_mb": sweep.peak_rss_bytes / 2**20,
+        repeats.append({"workers": workers, "runs": len(specs), "load_before": sweep.load_before,
+                        "sweep_s": sweep.seconds, "sweep_peak_mb": sweep.peak_rss_bytes / 2**20,
                         "solo_s": solo, "cli_loop_s": cli.seconds,
                         "efficiency": sum(solo.values()) / workers / sweep.seconds, "speedup_vs_cli": cli.seconds / sweep.seconds})
         print(json.dumps({k: v for k, v in repeats[-1].items() if k != "solo_s"}), file=sys.stderr)
