@@ -31,6 +31,9 @@ class RunOutputs:
         self.values: dict[str, dict] = {}
         self.figures: list[dict] = []
         self.tables: list[dict] = []
+        # A run killed while saving leaves its temporary files; this run rewrites every output.
+        for folder in (self.folder, self.folder / "figures", self.folder / "tables"):
+            atomic.remove_leftovers(folder)
 
     # --- the ledger ------------------------------------------------------------------------
     def record(self, key: str, value, display: str, description: str, unit: str = "") -> None:
