@@ -4,6 +4,8 @@
     python benchmarks/run.py data --repeat 3        # make data vs DuckDB read_csv -> Parquet
     python benchmarks/run.py sweep --repeat 3       # the sweep vs solo runs and the papermill CLI loop
     python benchmarks/run.py rebuild --repeat 5     # no-op and one-run-changed rebuilds
+    python benchmarks/run.py same --before COMMIT   # the data layer of COMMIT and of the working
+                                                    # tree build the same data/processed/
 
 Every comparison is measured within one invocation, its commands interleaved, and reported as
 the median over the repeats (ratios are medians of the per-repeat ratios). Each subcommand
@@ -14,17 +16,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import measure  # noqa: E402
+import same_output  # noqa: E402
 import scale_data  # noqa: E402
 import sweep_bench  # noqa: E402
 from measure import WORK, median  # noqa: E402
 
-SIZES = {"real": None, "100k": 100_000, "400k": 400_000, "2.5M": 2_500_000}
+# Resampled files are in date order, as UCDP's own; "-shuffled" is the same rows in random order.
+SIZES = {"real": None, "100k": 100_000, "400k": 400_000, "2.5M": 2_500_000, "2.5M-shuffled": 2_500_000}
 RESULTS = WORK / "results"
 
 
@@ -32,7 +38,7 @@ def scaled_file(label: str) -> Path:
     if SIZES[label] is None:
         return measure.UCDP_GED_FILE
     target = WORK / "data" / f"ged_syria_resampled_{label}.csv.gz"
-    return scale_data.make_scaled_file(measure.UCDP_GED_FILE, measure.ADMIN1_FILE, SIZES[label], target)
+    return scale_data.make_scaled_file(measure.UCDP_GED_FILE, measure.ADMIN1_FILE, SIZES[label], target, shuffled=label.endswith("-shuffled"))
 
 
 def duckdb_to_parquet(csv: Path) -> measure.Measurement:
@@ -75,6 +81,37 @@ def data_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def code_of(commit: str) -> Path:
+    """The package source of a commit, exported once into benchmarks/work/code-<commit>/."""
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{commit}^{{commit}}"], cwd=measure.REPO,
+                         check=True, capture_output=True, text=True).stdout.strip()
+    target = WORK / f"code-{sha[:12]}"
+    if not (target / "src").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha, "src"], cwd=measure.REPO, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def same_data(commit: str, labels: list[str]) -> int:
+    """Build data/processed/ from each file with the data layer of `commit` and with the
+    working tree's, and compare them (same_output.py); the number of files that differ."""
+    before_src, differing = code_of(commit), 0
+    for label in labels:
+        csv = scaled_file(label) if label in SIZES else Path(label).resolve()
+        built = {}
+        for name, python_path in (("before", str(before_src)), ("now", os.environ.get("PYTHONPATH", ""))):
+            root = measure.scratch_project(f"same-{Path(label).name}-{name}")
+            env = {"PYTHONPATH": python_path} if python_path else {}
+            measure.timed([measure.PYTHON, "-m", "conflict_report", "data", "--force"],
+                          env={**measure.DATA_ENV, "CONFLICT_REPORT_ROOT": str(root), "UCDP_GED": str(csv), **env}, cwd=root)
+            built[name] = root / "data" / "processed"
+        problems = same_output.differences(built["before"], built["now"])
+        differing += bool(problems)
+        print(f"{label}: " + ("; ".join(problems) if problems else "same events.parquet, rejected.csv and manifest counts"))
+    return differing
+
+
 def save(name: str, raw: object, table: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps({"machine": measure.machine(), "results": raw}, indent=2) + "\n")
@@ -85,7 +122,7 @@ def save(name: str, raw: object, table: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("scale", help="write the resampled files").add_argument("--sizes", nargs="*", default=["100k", "400k", "2.5M"], choices=SIZES)
+    sub.add_parser("scale", help="write the resampled files").add_argument("--sizes", nargs="*", default=[s for s in SIZES if SIZES[s]], choices=SIZES)
     data = sub.add_parser("data", help="make data vs DuckDB CSV -> Parquet")
     data.add_argument("--sizes", nargs="*", default=list(SIZES), choices=SIZES)
     data.add_argument("--repeat", type=int, default=3)
@@ -94,11 +131,17 @@ def main(argv: list[str] | None = None) -> int:
         command = sub.add_parser(name)
         command.add_argument("--repeat", type=int, default=3)
         command.add_argument("--tag", default="")
+    same = sub.add_parser("same", help="the data layer of a commit and of the working tree give the same outputs")
+    same.add_argument("--before", required=True, help="the commit to compare with (e.g. 5e6100c)")
+    same.add_argument("--inputs", nargs="*", default=["real", "400k", "2.5M-shuffled"],
+                      help=f"size labels ({', '.join(SIZES)}) or paths of UCDP GED files")
     args = parser.parse_args(argv)
     tag = f"-{args.tag}" if getattr(args, "tag", "") else ""
     if args.command == "scale":
         for label in args.sizes:
             print(scaled_file(label))
+    elif args.command == "same":
+        return 1 if same_data(args.before, args.inputs) else 0
     elif args.command == "data":
         save(f"data{tag}", *bench_data(args.sizes, args.repeat))
     elif args.command == "sweep":

@@ -126,8 +126,12 @@ def write_csv_gz(table: pa.Table, target: Path) -> None:
     partial.replace(target)
 
 
-def make_scaled_file(source: Path, boundaries: Path, events: int, target: Path, seed: int = 2016) -> Path:
-    """Write `events` resampled events to target (a .csv.gz) unless it is already there."""
+def make_scaled_file(source: Path, boundaries: Path, events: int, target: Path, shuffled: bool = False, seed: int = 2016) -> Path:
+    """Write `events` resampled events to target (a .csv.gz) unless it is already there; in
+    date order as UCDP writes its file, or `shuffled` (a file in no useful order)."""
     if not target.exists():
-        write_csv_gz(resample(read_text_table(source), events, geo.load_areas(boundaries), seed), target)
+        table = resample(read_text_table(source), events, geo.load_areas(boundaries), seed)
+        if shuffled:
+            table = table.take(np.random.default_rng(seed).permutation(table.num_rows))
+        write_csv_gz(table, target)
     return target

@@ -18,9 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from conftest import FIXTURES, REPO, UCDP_GED_FILE, run_cli
+from conftest import DATA_ENV, FIXTURES, REPO, UCDP_GED_FILE, run_cli
 
-from conflict_report import data_step, normalise, sweep
+from conflict_report import normalise, sweep
 from conflict_report.params import check_parameters
 
 FIXTURE_NOTEBOOK = FIXTURES / "sweep" / "profile.ipynb"
@@ -105,8 +105,19 @@ def test_parameter_names_are_those_of_check_parameters():
     assert tuple(names) == sweep.PARAMETER_NAMES
 
 
-def test_code_fingerprint_is_that_of_the_data_step():
-    assert sweep.code_fingerprint() == data_step.code_fingerprint()
+@pytest.mark.parametrize("step", ["data", "notebooks"])
+def test_a_step_with_nothing_to_do_imports_neither_pandas_nor_pyarrow(swept_project, step):
+    """`make notebooks` with nothing changed runs both steps; importing pandas and pyarrow
+    alone takes most of a second (benchmarks/RESULTS.md), so deciding must not need them."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "conflict_report", step],
+                            env={**os.environ, **DATA_ENV, "CONFLICT_REPORT_ROOT": str(swept_project)},
+                            cwd=swept_project, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "conflict_report.data_step" in imported  # the step ran and decided
+    assert not imported & {"pandas", "pyarrow", "numpy"}
+    if step == "notebooks":
+        assert re.search(r"\b0 ok, [1-9]\d* skipped, 0 failed", result.stdout + result.stderr), result.stdout
 
 
 def test_report_runs_file_lists_national_governorates_actors_and_sources():

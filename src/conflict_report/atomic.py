@@ -7,11 +7,13 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @contextlib.contextmanager
@@ -32,10 +34,14 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
 
 def remove_leftovers(folder: Path) -> None:
-    """Remove the temporary files (named by atomic_path) of a run that was killed before it
-    could rename or remove them. Only for folders one run writes at a time."""
+    """Remove the temporary files (named by atomic_path) and folders (sorted_parquet's spill)
+    of a run that was killed before it could rename or remove them. Only for folders one run
+    writes at a time."""
     for leftover in folder.glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
 
 
 def write_text(target: Path, text: str) -> None:
@@ -61,9 +67,11 @@ def neutralise_formula(value: object) -> object:
 
 def write_csv(target: Path, frame: pd.DataFrame) -> None:
     """CSV for people to open in a spreadsheet: formula-looking text neutralised, LF endings."""
+    from pandas.api.types import is_string_dtype  # here, not above: deciding to do nothing needs no pandas
+
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+        if safe[column].dtype == object or is_string_dtype(safe[column]):
             safe[column] = safe[column].map(neutralise_formula)
     with atomic_path(target) as tmp:
         safe.to_csv(tmp, index=False, lineterminator="\n")

@@ -15,17 +15,21 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from conflict_report import atomic, geo, inputs, paths
+from conflict_report import atomic, inputs, paths
 from conflict_report.errors import InputError
 from conflict_report.inputs import file_sha256
-from conflict_report.schema import conform
-from conflict_report.sources import ucdp_ged
-from conflict_report.sources.ucdp_ged import AdapterResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from conflict_report import geo
+    from conflict_report.sources.ucdp_ged import AdapterResult
 
 log = logging.getLogger(__name__)
 COUNTRY_YEAR = paths.PROCESSED / "ucdp_country_year.parquet"
@@ -102,9 +106,36 @@ def outputs_intact(manifest: dict) -> bool:
         (paths.PROCESSED / name).exists() and file_sha256(paths.PROCESSED / name) == digest for name, digest in recorded.items())
 
 
+@dataclass
+class InputTally:
+    """One input's counts over its chunks (for the manifest) and its quarantined rows."""
+
+    given: str
+    path: Path
+    source: str = ""
+    dataset_version: str = ""
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_flagged: int = 0
+    rejected: list[pd.DataFrame] = field(default_factory=list)
+
+    def add(self, chunk: AdapterResult) -> None:
+        self.source, self.dataset_version = chunk.source, chunk.dataset_version
+        self.rows_read += chunk.rows_read
+        self.rows_kept += len(chunk.events)
+        self.rows_flagged += chunk.rows_flagged
+        if len(chunk.rejected) or not self.rejected:  # an empty frame still carries the columns
+            self.rejected = [r for r in self.rejected if len(r)] + [chunk.rejected]
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(len(r) for r in self.rejected)
+
+
 def run(force: bool = False) -> dict:
-    """Build data/processed/ (or confirm it is up to date) and return the manifest."""
-    # -- load inputs ---------------------------------------------------------------------
+    """Build data/processed/ (or confirm it is up to date) and return the manifest. Deciding
+    that nothing needs doing imports neither pandas nor pyarrow (most of a second, and a no-op
+    `make notebooks` runs this step first): the build imports them."""
     atomic.remove_leftovers(paths.PROCESSED)  # temporary files of a run that was killed
     resolved = resolve_inputs()
     print_fingerprint = fingerprint(resolved)
@@ -112,32 +143,65 @@ def run(force: bool = False) -> dict:
     if not force and manifest.get("fingerprint") == print_fingerprint and outputs_intact(manifest):
         log.info("data/processed is up to date (inputs unchanged)")
         return manifest
+    return build(resolved, print_fingerprint)
+
+
+def build(resolved: ResolvedInputs, print_fingerprint: str) -> dict:
+    from conflict_report import geo
+
+    # -- load inputs ---------------------------------------------------------------------
     areas = geo.load_areas(resolved.admin1[0]) if resolved.admin1 else None
-    results: list[tuple[AdapterResult, str, Path]] = []
-    path, given = resolved.ucdp_ged
-    results.append((ucdp_ged.read(path, inputs.file_name(given), admin1_areas=areas), given, path))
-    if resolved.acled_csv:
-        from conflict_report.sources import acled
-
-        path, given = resolved.acled_csv
-        results.append((acled.read(path, Path(given).name, admin1_areas=areas), given, path))
-    if resolved.curated:
-        from conflict_report.sources import curated
-
-        for path in resolved.curated:
-            results.append((curated.read(path, admin1_areas=areas), paths.display_path(path), path))
-
-    # -- process -------------------------------------------------------------------------
-    events = pd.concat([r.events for r, _, _ in results], ignore_index=True)
-    events = link_across_sources(events)
-    events = conform(events.sort_values(["date_start", "event_id"], kind="stable").reset_index(drop=True))
-    rejected = pd.concat([r.rejected for r, _, _ in results], ignore_index=True) if results else pd.DataFrame()
+    sources = source_chunks(resolved, areas)  # UCDP's file is being read from here on
+    # Curated files are small and read first: the source events they may describe are kept
+    # aside while the sources stream past (see linking.within_reach).
+    curated = read_curated(resolved, areas)
     country_year = read_country_year(resolved.country_year) if resolved.country_year else None
 
-    # -- save outputs (manifest last: it vouches for the others) -----------------------------
-    atomic.write_parquet(paths.EVENTS, events)
+    # -- process and save, the events chunk by chunk (manifest last: it vouches for the rest) --
+    tallies = write_events(sources, curated)
+    written = [paths.EVENTS, *write_other_outputs(tallies, resolved, country_year)]
+    manifest = build_manifest(tallies, resolved, print_fingerprint, written)
+    atomic.write_json(paths.MANIFEST, manifest)
+    return manifest
+
+
+def write_events(sources: list[tuple[Iterable[AdapterResult], InputTally]], curated: list[tuple[AdapterResult, InputTally]]) -> list[InputTally]:
+    """events.parquet, sorted by date and event id once every chunk is in; each input's tally."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from conflict_report.schema import empty_events
+    from conflict_report.sorted_parquet import SortedParquetWriter
+
+    schema = pa.Schema.from_pandas(empty_events(), preserve_index=False)  # events.parquet's columns and types
+    with SortedParquetWriter(schema, ["date_start", "event_id"], unique="event_id", spill_in=paths.PROCESSED) as events:
+        tallies, candidates, to_link = [], [], curated_to_link(curated)
+        for chunks, tally in sources:
+            for chunk in chunks:
+                events.add(chunk.events)
+                tally.add(chunk)
+                candidates.append(linking_candidates(to_link, chunk.events))
+                del chunk  # before the next is made: two chunks' events would be in memory
+            tallies.append(tally)
+        for result, tally in curated:
+            tally.add(result)
+            tallies.append(tally)
+        if curated:
+            events.add(link_curated(pd.concat([r.events for r, _ in curated], ignore_index=True), candidates))
+        events.finish(paths.EVENTS)
+    return tallies
+
+
+def write_other_outputs(tallies: list[InputTally], resolved: ResolvedInputs, country_year: pd.DataFrame | None) -> list[Path]:
+    """rejected.csv, the country-year totals and the boundaries; the files written."""
+    import pandas as pd
+
+    from conflict_report import geo
+    from conflict_report.sources.reading import quarantined_in_file_order
+
+    rejected = pd.concat([quarantined_in_file_order(t.rejected) for t in tallies], ignore_index=True) if tallies else pd.DataFrame()
     atomic.write_csv(paths.REJECTED, rejected if len(rejected.columns) else pd.DataFrame(columns=["source", "file", "row_number", "column", "reason"]))
-    written = [paths.EVENTS, paths.REJECTED]
+    written = [paths.REJECTED]
     if country_year is not None:
         atomic.write_parquet(COUNTRY_YEAR, country_year)
         written.append(COUNTRY_YEAR)
@@ -146,23 +210,75 @@ def run(force: bool = False) -> dict:
             geo.load_areas(item[0])  # fails clearly here, not later in a notebook
             atomic.write_text(BOUNDARIES[level], item[0].read_text(encoding="utf-8"))
             written.append(BOUNDARIES[level])
-    manifest = build_manifest(results, resolved, print_fingerprint, written)
-    atomic.write_json(paths.MANIFEST, manifest)
-    return manifest
+    return written
 
 
-def link_across_sources(events: pd.DataFrame) -> pd.DataFrame:
+def source_chunks(resolved: ResolvedInputs, areas: geo.Areas | None) -> list[tuple[Iterable[AdapterResult], InputTally]]:
+    """Each source's results chunk by chunk, with a tally to count them in. UCDP's file can
+    hold millions of events: it is never in memory whole, and its reading starts now, in a
+    thread. An ACLED export is read whole, when its turn comes."""
+    from conflict_report.sources import ucdp_ged
+
+    path, given = resolved.ucdp_ged
+    sources = [(ucdp_ged.read_chunks(path, inputs.file_name(given), admin1_areas=areas), InputTally(given, path))]
+    if resolved.acled_csv:
+        path, given = resolved.acled_csv
+        sources.append((acled_results(path, given, areas), InputTally(given, path)))
+    return sources
+
+
+def acled_results(path: Path, given: str, areas: geo.Areas | None) -> Iterator[AdapterResult]:
+    from conflict_report.sources import acled
+
+    yield acled.read(path, Path(given).name, admin1_areas=areas)
+
+
+def read_curated(resolved: ResolvedInputs, areas: geo.Areas | None) -> list[tuple[AdapterResult, InputTally]]:
+    if not resolved.curated:
+        return []
+    from conflict_report.sources import curated
+
+    return [(curated.read(path, admin1_areas=areas), InputTally(paths.display_path(path), path)) for path in resolved.curated]
+
+
+def curated_to_link(curated: list[tuple[AdapterResult, InputTally]]) -> pd.DataFrame:
+    """The curated events that may describe a source event (see linking.to_link)."""
+    import pandas as pd
+
+    from conflict_report import linking
+
+    events = [r.events[linking.to_link(r.events)] for r, _ in curated]
+    return pd.concat(events) if events else pd.DataFrame(columns=["date_start", "date_end"])
+
+
+def linking_candidates(to_link: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """The events of a chunk that a curated event could be linked to (nearly always none)."""
+    from conflict_report import linking
+
+    near = linking.within_reach(to_link, events)
+    # A copy even when empty: a view, however small, keeps the whole chunk in memory.
+    return events[near & linking.linkable(events)] if near.any() else events.iloc[:0].copy()
+
+
+def link_curated(curated: pd.DataFrame, candidates: list[pd.DataFrame]) -> pd.DataFrame:
     """Curated events that describe a source event are linked to it (see linking.py)."""
+    import pandas as pd
+
+    from conflict_report.schema import conform
+
     try:
         from conflict_report import linking
     except ImportError:  # linking arrives with the curation work; until then nothing is linked
-        return events
-    return linking.link_events(events)
+        return curated
+    together = pd.concat([curated, *candidates], ignore_index=True)
+    return conform(linking.link_events(together).iloc[:len(curated)].reset_index(drop=True))
 
 
 def read_country_year(item: tuple[Path, str]) -> pd.DataFrame:
     """UCDP's published country-year totals (organised violence within country borders) in a
     tidy form: one row per country and year, low/best/high by violence type and in total."""
+    import pandas as pd
+
     path, given = item
     frame = pd.read_csv(path, compression="infer")
     if "sb_total_deaths_best_cy" not in frame.columns:
@@ -179,24 +295,24 @@ def read_country_year(item: tuple[Path, str]) -> pd.DataFrame:
     return tidy
 
 
-def build_manifest(results, resolved: ResolvedInputs, print_fingerprint: str, written: list[Path]) -> dict:
+def build_manifest(tallies: list[InputTally], resolved: ResolvedInputs, print_fingerprint: str, written: list[Path]) -> dict:
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     entries = []
-    for result, given, path in results:
+    for tally in tallies:
         entries.append({
-            "name": result.source if result.source != "curated" else f"curated:{path.name}",
-            "source": result.source,
-            "given": inputs.strip_credentials(given) if "://" in given else given,
-            "file_name": inputs.file_name(given),
-            "dataset_version": result.dataset_version,
-            "sha256": file_sha256(path),
-            "rows_read": result.rows_read,
-            "rows_kept": len(result.events),
-            "rows_rejected": len(result.rejected),
-            "rows_flagged": result.rows_flagged,
+            "name": tally.source if tally.source != "curated" else f"curated:{tally.path.name}",
+            "source": tally.source,
+            "given": inputs.strip_credentials(tally.given) if "://" in tally.given else tally.given,
+            "file_name": inputs.file_name(tally.given),
+            "dataset_version": tally.dataset_version,
+            "sha256": file_sha256(tally.path),
+            "rows_read": tally.rows_read,
+            "rows_kept": tally.rows_kept,
+            "rows_rejected": tally.rows_rejected,
+            "rows_flagged": tally.rows_flagged,
             "processed_at": now,
         })
-        assert result.rows_read == len(result.events) + len(result.rejected), f"{path.name}: rows lost"
+        assert tally.rows_read == tally.rows_kept + tally.rows_rejected, f"{tally.path.name}: rows lost"
     for item, resolved_item in ((inputs.UCDP_COUNTRY_YEAR, resolved.country_year), (inputs.BOUNDARIES_ADMIN1, resolved.admin1),
                                 (inputs.BOUNDARIES_ADMIN2, resolved.admin2)):
         if resolved_item:

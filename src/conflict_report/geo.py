@@ -37,14 +37,16 @@ class Areas:
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """P-code of the area containing each point ('' where none does or the point is NaN)."""
         result = np.full(len(lon), "", dtype=object)
-        ok = ~(np.isnan(lon) | np.isnan(lat))
-        points = shapely.points(lon[ok], lat[ok])
-        found = np.full(ok.sum(), "", dtype=object)
+        # A point is in an area or on its edge exactly when it intersects it; the first area
+        # in the file's order wins, so a point once placed is not tested again.
+        unplaced = np.flatnonzero(~(np.isnan(lon) | np.isnan(lat)))
         for pcode, geometry in zip(self.pcodes, self.geometries):
             shapely.prepare(geometry)
-            inside = shapely.contains(geometry, points) | shapely.touches(geometry, points)
-            found[inside & (found == "")] = pcode
-        result[ok] = found
+            minx, miny, maxx, maxy = geometry.bounds  # only points in the box can be in the area
+            near = unplaced[(lon[unplaced] >= minx) & (lon[unplaced] <= maxx) & (lat[unplaced] >= miny) & (lat[unplaced] <= maxy)]
+            inside = near[shapely.intersects_xy(geometry, lon[near], lat[near])]
+            result[inside] = pcode
+            unplaced = np.setdiff1d(unplaced, inside, assume_unique=True)
         return result
 
 

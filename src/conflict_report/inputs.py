@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -61,6 +62,15 @@ def strip_credentials(url: str) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's sha256, hashed once per process while the file is unchanged: a build asks
+    for each input's several times (fingerprint, reader, manifest), and a large input takes
+    a noticeable fraction of a second each time."""
+    status = os.stat(path)
+    return _sha256_of(os.path.realpath(path), status.st_size, status.st_mtime_ns, status.st_ino)
+
+
+@lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int, inode: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -37,8 +37,8 @@ def link_events(events: pd.DataFrame, admin2_areas: geo.Areas | None = None) -> 
     """The event table with each curated event that describes a source event linked to it
     (duplicate_of, link_reason). admin2_areas default: BOUNDARIES_ADMIN2 when set."""
     events = events.copy()
-    curated = events["source"].eq("curated") & (events["date_precision"] <= 2)
-    candidates = events[events["source"].isin(LINKABLE_SOURCES) & (events["date_precision"] <= 2)]
+    curated = to_link(events)
+    candidates = events[linkable(events) & within_reach(events[curated], events)]
     if not curated.any() or candidates.empty:
         return events
     if admin2_areas is None and geo.boundaries_file(2):
@@ -49,6 +49,32 @@ def link_events(events: pd.DataFrame, admin2_areas: geo.Areas | None = None) -> 
         if link is not None:
             events.loc[index, ["duplicate_of", "link_reason"]] = link
     return events
+
+
+def to_link(events: pd.DataFrame) -> pd.Series:
+    """Curated events dated to within a few days: the ones that may describe a source event."""
+    return events["source"].eq("curated") & (events["date_precision"] <= 2)
+
+
+def linkable(events: pd.DataFrame) -> pd.Series:
+    return events["source"].isin(LINKABLE_SOURCES) & (events["date_precision"] <= 2)
+
+
+def within_reach(curated: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
+    """Whether each event is at most MAX_DAYS (as day_gap counts them) from the dates of at
+    least one curated event: no other event can be linked, so a table of millions of events
+    need not be searched (or located in the districts) beyond these."""
+    if curated.empty:
+        return pd.Series(False, index=events.index)
+    # day_gap <= MAX_DAYS exactly when each range starts less than MAX_DAYS + 1 days after the other ends.
+    reach = np.timedelta64(MAX_DAYS + 1, "D")
+    order = np.argsort(curated["date_start"].to_numpy(), kind="stable")
+    starts = curated["date_start"].to_numpy()[order]
+    latest_end = np.maximum.accumulate(curated["date_end"].to_numpy()[order])
+    # Curated events starting less than `reach` after each event ends; of those, the latest end.
+    count = np.searchsorted(starts, events["date_end"].to_numpy() + reach, side="left")
+    ends = latest_end[np.maximum(count - 1, 0)]
+    return pd.Series((count > 0) & (events["date_start"].to_numpy() - ends < reach), index=events.index)
 
 
 def district_keys(events: pd.DataFrame, areas: geo.Areas | None) -> pd.DataFrame:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from conflict_report import paths
 from conflict_report.errors import InputError
@@ -55,25 +57,37 @@ def admin1_name(pcode: str) -> str:
 
 def normalise_admin1(country: pd.Series, spelling: pd.Series, file: str, column: str) -> tuple[pd.Series, pd.Series]:
     """(canonical name, P-code) for each row. An unknown spelling for a country we have a
-    crosswalk for stops the run: a silent new category would split a governorate's totals."""
-    known = countries_with_crosswalk()
-    pairs = pd.DataFrame({"country": country.astype("object"), "spelling": spelling.astype("object")}).drop_duplicates().dropna()
-    lookup: dict[tuple[str, str], tuple[str, str | None]] = {}
-    for item in pairs.itertuples():
-        if item.country not in known:
-            lookup[(item.country, item.spelling)] = (item.spelling, None)
-            continue
-        pcode = admin1_pcode(item.country, item.spelling)
-        if pcode is None:
-            first_row = spelling.index[(spelling == item.spelling) & (country == item.country)][0]
-            raise InputError(file, f"unknown governorate spelling {item.spelling!r} for {item.country}", (
-                f"Add it to data/reference/admin1_spellings.csv with its P-code (valid names: {', '.join(governorate_names(item.country))})"),
-                row=int(first_row), column=column)
-        lookup[(item.country, item.spelling)] = (admin1_name(pcode), pcode)
-    keys = list(zip(country.astype("object"), spelling.astype("object")))
-    names = pd.Series([lookup.get(k, (UNKNOWN_ADMIN1, None))[0] for k in keys], index=spelling.index, dtype="object")
-    codes = pd.Series([lookup.get(k, (None, None))[1] for k in keys], index=spelling.index, dtype="object")
-    return names, codes
+    crosswalk for stops the run: a silent new category would split a governorate's totals.
+    Each distinct (country, spelling) pair is looked up once, then spread to its rows."""
+    group, firsts = _pairs(country, spelling)
+    found = [_admin1_of(country.iloc[i], spelling.iloc[i], country, spelling, file, column) for i in firsts]
+    names = spread([name for name, _ in found], group, spelling.index, missing=UNKNOWN_ADMIN1)
+    return names, spread([code for _, code in found], group, spelling.index)
+
+
+def _pairs(first: pd.Series, second: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the number of its (first, second) pair, in order of first appearance, and -1
+    where either is missing; and the position of each pair's first row."""
+    codes_1, uniques_1 = pd.factorize(first)
+    codes_2, _ = pd.factorize(second)
+    both = (codes_1 >= 0) & (codes_2 >= 0)
+    pair, _ = pd.factorize(codes_2[both].astype(np.int64) * (len(uniques_1) + 1) + codes_1[both])
+    group = np.full(len(first), -1, dtype=np.int64)
+    group[both] = pair
+    firsts = np.flatnonzero(both)[np.unique(pair, return_index=True)[1]]
+    return group, firsts
+
+
+def _admin1_of(country: str, spelling: str, countries: pd.Series, spellings: pd.Series, file: str, column: str) -> tuple[str, str | None]:
+    if country not in countries_with_crosswalk():
+        return spelling, None
+    pcode = admin1_pcode(country, spelling)
+    if pcode is None:
+        first_row = spellings.index[(spellings == spelling) & (countries == country)][0]
+        raise InputError(file, f"unknown governorate spelling {spelling!r} for {country}", (
+            f"Add it to data/reference/admin1_spellings.csv with its P-code (valid names: {', '.join(governorate_names(country))})"),
+            row=int(first_row), column=column)
+    return admin1_name(pcode), pcode
 
 
 @lru_cache(maxsize=1)
@@ -97,5 +111,14 @@ def canonical_actor(name: str) -> str | None:
 
 
 def normalise_side(sides: pd.Series) -> pd.Series:
-    unique = {s: ", ".join(actor_members(s)) or None for s in sides.dropna().unique()}
-    return sides.map(unique).astype("object")
+    """Each side's members by their canonical names; each distinct side is mapped once."""
+    codes, distinct = pd.factorize(sides)
+    return spread([", ".join(actor_members(side)) or None for side in distinct], codes, sides.index)
+
+
+def spread(values: list[str | None], codes: np.ndarray, index: pd.Index, missing: str | None = None) -> pd.Series:
+    """values[code] for each row (`missing` where the code is -1), as text. Taken by Arrow from
+    the few distinct values rather than made row by row: a million rows of Python strings
+    take a noticeable time to make and then to convert to the table's text type."""
+    taken = pa.array([*values, missing], pa.large_string()).take(np.where(codes < 0, len(values), codes))
+    return taken.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get).set_axis(index)

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from conflict_report import paths
+from conflict_report.data_step import code_fingerprint  # imports neither pandas nor pyarrow
 from conflict_report.errors import PipelineError
 
 RUNS_FILE = paths.REPORT / "runs.yml"
@@ -197,19 +198,6 @@ class Outcome:
     def line(self, show_where: bool = False) -> str:
         text = f"{self.name:<28} {self.status:<8} {self.seconds:6.1f}s"
         return f"{text}  on {self.where}" if show_where and self.where else text
-
-
-def code_fingerprint() -> str:
-    """data_step.code_fingerprint() without importing data_step, which imports pandas (0.9 s)
-    and so would make the no-op sweep slow. tests/test_sweep.py checks the two agree."""
-    import conflict_report
-
-    digest = hashlib.sha256()
-    package = Path(conflict_report.__file__).parent
-    for path in sorted([*package.rglob("*.py"), *paths.REFERENCE.glob("*.csv")]):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def events_sha256() -> str:

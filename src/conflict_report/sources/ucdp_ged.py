@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
+import numpy as np
 import pandas as pd
 
 from conflict_report import geo, normalise
 from conflict_report.schema import UNKNOWN_ADMIN1, conform
 from conflict_report.sources.flags import Flags
-from conflict_report.sources.reading import RowChecks, read_csv_text
+from conflict_report.sources.reading import RawTable, RowChecks, SeenIds, chunk_rows, quarantined_in_file_order, read_csv_chunks
 
 SOURCE = "ucdp_ged"
 REQUIRED = [
@@ -32,6 +35,7 @@ REQUIRED = [
 ]
 VIOLENCE = {1: "state-based", 2: "non-state", 3: "one-sided"}
 CODEBOOK_20_COLUMNS = ("relid", "code_status")
+_LOCATING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="locate")
 
 
 @dataclass
@@ -63,25 +67,53 @@ def dataset_version(file_name: str, columns: list[str]) -> str:
 
 
 def read(path: Path, display_name: str | None = None, admin1_areas: geo.Areas | None = None) -> AdapterResult:
-    raw = read_csv_text(path, REQUIRED, display_name)
+    """The whole file's events and quarantined rows (read_chunks' chunks joined)."""
+    return joined(list(read_chunks(path, display_name, admin1_areas)))
+
+
+def read_chunks(path: Path, display_name: str | None = None, admin1_areas: geo.Areas | None = None) -> Iterator[AdapterResult]:
+    """The file a chunk of rows at a time (reading.chunk_rows()), each chunk checked and mapped
+    to the schema; an id is a duplicate wherever in the file its first copy was. The file is
+    read from this call on (see reading.read_csv_chunks); chunks are checked as taken."""
+    return checked_chunks(read_csv_chunks(path, REQUIRED, display_name, chunk_rows=chunk_rows()), admin1_areas)
+
+
+def checked_chunks(raws: Iterator[RawTable], admin1_areas: geo.Areas | None) -> Iterator[AdapterResult]:
+    seen = SeenIds()
+    version = None
+    for raw in raws:
+        version = version or dataset_version(raw.name, list(raw.frame.columns))
+        yield read_chunk(raw, version, seen, admin1_areas)
+
+
+def joined(chunks: list[AdapterResult]) -> AdapterResult:
+    """One result from a file's chunks."""
+    first = chunks[0]
+    rejected = quarantined_in_file_order([c.rejected for c in chunks if len(c.rejected)] or [first.rejected])
+    return AdapterResult(first.source, pd.concat([c.events for c in chunks], ignore_index=True),
+                         rejected, sum(c.rows_read for c in chunks), first.dataset_version, first.sha256)
+
+
+def read_chunk(raw: RawTable, version: str, seen: SeenIds, admin1_areas: geo.Areas | None) -> AdapterResult:
     checks = RowChecks(raw, SOURCE)
     frame = raw.frame
     checks.long_fields()
-    ids = checks.required_text("id")
-    checks.unique_ids("id")
+    checks.required_text("id")
+    checks.unique_ids("id", seen)
     start, end = checks.date("date_start"), checks.date("date_end")
     checks.date_order(start, end, "date_end")
     violence = checks.code("type_of_violence", tuple(VIOLENCE))
     where_prec = checks.code("where_prec", (1, 2, 3, 4, 5, 6, 7))
     date_prec = checks.code("date_prec", (1, 2, 3, 4, 5))
     lat, lon = checks.coordinate("latitude", 90, required=False), checks.coordinate("longitude", 180, required=False)
+    # Locating the points (shapely, without the GIL) runs beside the remaining checks.
+    located = _LOCATING.submit(admin1_areas.locate, lon.to_numpy(float), lat.to_numpy(float)) if admin1_areas else None
     low, best, high = checks.count("low"), checks.count("best"), checks.count("high")
     civilians = checks.count("deaths_civilians")
     checks.required_text("country")
 
     kept = checks.kept
-    version = dataset_version(raw.name, list(frame.columns))
-    k = frame[kept]
+    k = frame if kept.all() else frame[kept]  # a copy of every column only when a row goes
     events = pd.DataFrame({
         "event_id": SOURCE + ":" + k["id"].str.strip(),
         "source": SOURCE,
@@ -103,15 +135,17 @@ def read(path: Path, display_name: str | None = None, admin1_areas: geo.Areas | 
     })
     flags = Flags(events.index)
     flags.deaths_range(events["deaths_low"], events["deaths_best"], events["deaths_high"], events["deaths_civilians"])
-    assign_admin1(events, flags, raw.name, admin1_areas)
+    assign_admin1(events, flags, raw.name, admin1_areas, located=located.result()[kept.to_numpy()] if located else None)
     events["quality_flags"] = flags.joined()
     return AdapterResult(SOURCE, conform(events.reset_index(drop=True)), checks.rejected_frame(), checks.rows_read, version, raw.sha256)
 
 
-def assign_admin1(events: pd.DataFrame, flags: Flags, file_name: str, areas: geo.Areas | None, column: str = "adm_1") -> None:
+def assign_admin1(events: pd.DataFrame, flags: Flags, file_name: str, areas: geo.Areas | None, column: str = "adm_1",
+                  located: np.ndarray | None = None) -> None:
     """The governorate comes from the source's own field through the crosswalk. Only where the
     source gives none and places the event more finely than a governorate (precision 1-3) is it
-    inferred from the coordinates, and flagged. Country-level events (6-7) get none."""
+    inferred from the coordinates, and flagged. Country-level events (6-7) get none.
+    `located`: areas.locate of the events' points, when already known."""
     named = events["admin1_original"].notna() & (events["admin1_original"].str.strip() != "")
     coarse = events["geo_precision"] >= 6
     names, codes = normalise.normalise_admin1(events["country"], events["admin1_original"].where(named & ~coarse), file_name, column)
@@ -119,11 +153,13 @@ def assign_admin1(events: pd.DataFrame, flags: Flags, file_name: str, areas: geo
     flags.add(named & coarse, "admin1_of_coarse_event_dropped")
     if areas is None:
         return
-    located = pd.Series(areas.locate(events["longitude"].to_numpy(float), events["latitude"].to_numpy(float)), index=events.index)
+    if located is None:
+        located = areas.locate(events["longitude"].to_numpy(float), events["latitude"].to_numpy(float))
+    located = pd.Series(located, index=events.index)
     fine = events["geo_precision"] <= 3
     infer = ~named & fine & (located != "")
     events.loc[infer, "admin1_pcode"] = located[infer]
-    events.loc[infer, "admin1"] = located[infer].map(normalise.admin1_name)
+    events.loc[infer, "admin1"] = located[infer].map({pcode: normalise.admin1_name(pcode) for pcode in located[infer].unique()})
     flags.add(infer, "admin1_inferred")
     checkable = named & ~coarse & (events["geo_precision"] <= 4) & events["admin1_pcode"].notna() & (located != "")
     flags.add(checkable & (located != events["admin1_pcode"]), "point_outside_admin1")
