@@ -63,6 +63,20 @@ def test_chunked_build_equals_the_one_chunk_build(chunked_and_whole) -> None:
     assert (ucdp["rows_read"], ucdp["rows_kept"], ucdp["rows_rejected"]) == (rows, rows - len(expected), len(expected))
 
 
+def test_ids_that_are_not_plain_numbers_are_compared_as_text_across_chunks(tmp_path) -> None:
+    """UCDP's ids are whole numbers, compared as numbers for speed; '0' + an earlier id is
+    another id (kept), and a text id seen chunks before is a repeat (quarantined)."""
+    table = real_table()
+    table.set(2000, "id", "0" + table.get(10, "id"))
+    table.set(4000, "id", "ged-a")
+    table.set(8000, "id", "ged-a")
+    root = make_scratch_project(tmp_path / "project")
+    build(root, table.write(tmp_path / "input" / "ged_text_ids.csv"), env=SMALL_CHUNKS)
+    rejected = pd.read_csv(processed(root, "rejected.csv"))
+    assert rejected[["row_number", "column"]].values.tolist() == [[8000, "id"]]
+    assert "first seen at row 4000" in rejected["reason"].item()
+
+
 def test_rows_in_any_order_give_the_same_sorted_events(tmp_path, built_data) -> None:
     """UCDP's file is in date order; an export in no order must give the same events.parquet,
     in the same order, as the official file (built whole by the built_data fixture)."""
