@@ -115,9 +115,9 @@ def scratch_project(name: str) -> Path:
     return TEST_SETUP.make_scratch_project(target)
 
 
-def pipeline(root: Path, *args: str, ucdp_ged: Path | None = None) -> Measurement:
-    """`python -m conflict_report <args>` against a scratch project."""
-    env = {**DATA_ENV, "CONFLICT_REPORT_ROOT": str(root)}
+def pipeline(root: Path, *args: str, ucdp_ged: Path | None = None, env: dict[str, str] | None = None) -> Measurement:
+    """`python -m conflict_report <args>` against a scratch project (with `env` added)."""
+    env = {**DATA_ENV, **(env or {}), "CONFLICT_REPORT_ROOT": str(root)}
     if ucdp_ged is not None:
         env["UCDP_GED"] = str(ucdp_ged)
     return timed([PYTHON, "-m", "conflict_report", *args], env=env, cwd=root)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,11 +99,9 @@ def same_data(commit: str, labels: list[str]) -> int:
     for label in labels:
         csv = scaled_file(label) if label in SIZES else Path(label).resolve()
         built = {}
-        for name, python_path in (("before", str(before_src)), ("now", os.environ.get("PYTHONPATH", ""))):
+        for name, code in (("before", {"PYTHONPATH": str(before_src)}), ("now", {})):  # "now": the installed package
             root = measure.scratch_project(f"same-{Path(label).name}-{name}")
-            env = {"PYTHONPATH": python_path} if python_path else {}
-            measure.timed([measure.PYTHON, "-m", "conflict_report", "data", "--force"],
-                          env={**measure.DATA_ENV, "CONFLICT_REPORT_ROOT": str(root), "UCDP_GED": str(csv), **env}, cwd=root)
+            measure.pipeline(root, "data", "--force", ucdp_ged=csv, env=code)
             built[name] = root / "data" / "processed"
         problems = same_output.differences(built["before"], built["now"])
         differing += bool(problems)

@@ -17,9 +17,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from conflict_report import atomic, inputs, paths
 from conflict_report.errors import InputError
@@ -124,8 +122,7 @@ class InputTally:
         self.rows_read += chunk.rows_read
         self.rows_kept += len(chunk.events)
         self.rows_flagged += chunk.rows_flagged
-        if len(chunk.rejected) or not self.rejected:  # an empty frame still carries the columns
-            self.rejected = [r for r in self.rejected if len(r)] + [chunk.rejected]
+        self.rejected.append(chunk.rejected)
 
     @property
     def rows_rejected(self) -> int:
@@ -264,12 +261,9 @@ def link_curated(curated: pd.DataFrame, candidates: list[pd.DataFrame]) -> pd.Da
     """Curated events that describe a source event are linked to it (see linking.py)."""
     import pandas as pd
 
+    from conflict_report import linking
     from conflict_report.schema import conform
 
-    try:
-        from conflict_report import linking
-    except ImportError:  # linking arrives with the curation work; until then nothing is linked
-        return curated
     together = pd.concat([curated, *candidates], ignore_index=True)
     return conform(linking.link_events(together).iloc[:len(curated)].reset_index(drop=True))
 

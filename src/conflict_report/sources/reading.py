@@ -531,7 +531,10 @@ WHOLE_ROW = "(whole row)"  # the column of a quarantined row the parser could no
 
 def quarantined_in_file_order(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     """A file's quarantined rows from its chunks' rejected frames, ordered as one frame of the
-    whole file lists them: the rows with a bad value, then the rows the parser could not split."""
+    whole file lists them: the rows with a bad value, then the rows the parser could not split.
+    Chunks with no such row are left out, unless none has one: an empty frame still carries
+    the file's columns."""
+    chunks = [c for c in chunks if len(c)] or chunks[:1]
     if len(chunks) == 1:
         return chunks[0]
     rows = pd.concat(chunks, ignore_index=True)

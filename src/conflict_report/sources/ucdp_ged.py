@@ -89,7 +89,7 @@ def checked_chunks(raws: Iterator[RawTable], admin1_areas: geo.Areas | None) -> 
 def joined(chunks: list[AdapterResult]) -> AdapterResult:
     """One result from a file's chunks."""
     first = chunks[0]
-    rejected = quarantined_in_file_order([c.rejected for c in chunks if len(c.rejected)] or [first.rejected])
+    rejected = quarantined_in_file_order([c.rejected for c in chunks])
     return AdapterResult(first.source, pd.concat([c.events for c in chunks], ignore_index=True),
                          rejected, sum(c.rows_read for c in chunks), first.dataset_version, first.sha256)
 
