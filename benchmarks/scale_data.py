@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import shapely
 
-from conflict_report import geo
+from conflict_report.data import geo
 
 MAX_DAY_SHIFT = 15
 MAX_SHIFT_DEGREES = 0.05  # about 5 km

@@ -22,7 +22,7 @@ SUMMARY = re.compile(r"(\d+) runs: (\d+) ok, (\d+) skipped, (\d+) failed")
 
 
 def read_runs(root: Path):
-    from conflict_report.sweep import read_runs_file
+    from conflict_report.runs.sweep import read_runs_file
 
     return read_runs_file(root / "report" / "runs.yml")
 

@@ -19,11 +19,11 @@ from uuid import uuid4
 
 import pandas as pd
 import pytest
-
-from conflict_report import geo
-from conflict_report.errors import DownloadError, InputError, ParameterError
-from conflict_report.sources import acled
 from conftest import ADMIN1_FILE
+
+from conflict_report.data import geo
+from conflict_report.data.sources import acled
+from conflict_report.errors import DownloadError, InputError, ParameterError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "acled"
 CURRENT_EXPORT = FIXTURES / "acled_syria_invented.csv"

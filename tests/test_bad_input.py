@@ -11,12 +11,20 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from conflict_report import geo
-from conflict_report.errors import InputError
-from conflict_report.sources import ucdp_ged
 from conftest import ADMIN1_FILE
-from ged_samples import GedTable, build, plain_sample, processed, real_table, ucdp_entry, write_bytes
+from ged_samples import (
+    GedTable,
+    build,
+    plain_sample,
+    processed,
+    real_table,
+    ucdp_entry,
+    write_bytes,
+)
+
+from conflict_report.data import geo
+from conflict_report.data.sources import ucdp_ged
+from conflict_report.errors import InputError
 
 BAD_FILE = "ged_bad.csv"
 SAMPLE_ROWS = 6

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from conftest import REPO
-from conflict_report import claims
-from conflict_report.schema import conform
-from conflict_report.sources import curated
+
+from conflict_report.analysis import claims
+from conflict_report.data.schema import conform
+from conflict_report.data.sources import curated
 
 CLAIMS_FILE = REPO / "data" / "curated" / "claims" / "claims.csv"
 DAY = pd.Timestamp("2017-03-01")
@@ -160,7 +160,7 @@ def article_checks(built_data) -> pd.DataFrame:
     processed = built_data / "data" / "processed"
     events = pd.read_parquet(processed / "events.parquet")
     country_year = pd.read_parquet(processed / "ucdp_country_year.parquet")
-    return claims.check_claims(claims.read_claims(CLAIMS_FILE), events, country_year)
+    return claims.check_claims(curated.read_claims(CLAIMS_FILE), events, country_year)
 
 
 def test_the_article_claims_verdicts(article_checks):
@@ -207,7 +207,7 @@ def test_the_ledger_holds_preformatted_verdicts(article_checks):
 
 
 def test_shipped_claims_are_read_with_canonical_names():
-    shipped = claims.read_claims(CLAIMS_FILE).set_index("claim_id")
+    shipped = curated.read_claims(CLAIMS_FILE).set_index("claim_id")
     raqqa = shipped.loc["sohr-2014-11-25-raqqa-deaths"]
     assert (raqqa["admin1"], raqqa["actor"], raqqa["figure"], raqqa["bound"]) == ("Ar-Raqqa", "Government of Syria", 95, "at_least")
     civilians = shipped.loc["sohr-2014-11-25-raqqa-civilian-deaths"]

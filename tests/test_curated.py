@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, SHARED_DATA, run_cli
+
+from conflict_report.data.schema import countable
+from conflict_report.data.sources import curated
 from conflict_report.errors import InputError
-from conflict_report.schema import countable
-from conflict_report.sources import curated
 
 EVENTS_FILE = REPO / "data" / "curated" / "events.csv"
 CLAIMS_FILE = REPO / "data" / "curated" / "claims" / "claims.csv"

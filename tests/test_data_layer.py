@@ -18,14 +18,25 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import shapely
-from shapely.geometry import shape
-
-from conflict_report.sources import ucdp_ged
 from conftest import ADMIN1_FILE, DATA_ENV, REPO, SHARED_DATA, UCDP_GED_FILE
 from ged_samples import (
-    EVENT_COUNT, PUBLISHED_SHA256, build, ged20_layout, manifest, plain_sample, processed, raw_totals, real_table,
-    event_totals, sha256_of, ucdp_entry, ucdp_events,
+    EVENT_COUNT,
+    PUBLISHED_SHA256,
+    build,
+    event_totals,
+    ged20_layout,
+    manifest,
+    plain_sample,
+    processed,
+    raw_totals,
+    real_table,
+    sha256_of,
+    ucdp_entry,
+    ucdp_events,
 )
+from shapely.geometry import shape
+
+from conflict_report.data.sources import ucdp_ged
 
 # ../shared/data/ucdp_ged_syria_2016_2019/README.md: sums of `best` by year and type_of_violence.
 README_BEST_BY_YEAR_AND_TYPE = {

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ADMIN2_FILE, FIXTURES
-from conflict_report import geo, linking
-from conflict_report.schema import countable
-from conflict_report.sources import curated, ucdp_ged
+
+from conflict_report.data import geo, linking
+from conflict_report.data.schema import countable
+from conflict_report.data.sources import curated, ucdp_ged
 
 CURATED_FIXTURE = FIXTURES / "curated" / "linking_events.csv"
 GED_FIXTURE = FIXTURES / "curated" / "linking_ged.csv"

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import ADMIN1_FILE, FIXTURES
+from ged_samples import GedTable, plain_sample
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conflict_report import geo
-from conflict_report.sources import acled, ucdp_ged
-from conftest import ADMIN1_FILE, FIXTURES
-from ged_samples import GedTable, plain_sample
+from conflict_report.data import geo
+from conflict_report.data.sources import acled, ucdp_ged
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 # The quality flags the schema documents (schema.QUALITY_FLAGS, restated).

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-
 from conftest import REPO, UCDP_GED_FILE, run_cli
-from conflict_report import report_tables
+
+from conflict_report.analysis import tables as report_tables
 
 pytestmark = pytest.mark.slow
 
@@ -147,7 +147,7 @@ def test_markup_in_source_text_is_escaped(text, forbidden):
 @pytest.mark.skipif(shutil.which("quarto") is None and not os.environ.get("QUARTO"),
                     reason="needs Quarto (not installed on this machine): the render itself is checked where Quarto exists")
 def test_real_render_passes_the_rendered_checks(prepared):
-    from conflict_report import report_checks
+    from conflict_report.report import checks as report_checks
 
     run_cli(["report"], root=prepared, timeout=1800)
     output = prepared / "report" / "_output"

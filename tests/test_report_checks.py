@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conflict_report.report_checks import (
+from conflict_report.report.checks import (
     Kind,
     Problem,
     check_pdf,

@@ -20,8 +20,9 @@ import pytest
 import yaml
 from conftest import DATA_ENV, FIXTURES, REPO, UCDP_GED_FILE, run_cli
 
-from conflict_report import normalise, sweep
-from conflict_report.params import check_parameters
+from conflict_report.analysis.params import check_parameters
+from conflict_report.data import normalise
+from conflict_report.runs import sweep
 
 FIXTURE_NOTEBOOK = FIXTURES / "sweep" / "profile.ipynb"
 FIXTURE_NAMES = ("overview", "region_profile", "actor_profile")
@@ -114,7 +115,7 @@ def test_a_step_with_nothing_to_do_imports_neither_pandas_nor_pyarrow(swept_proj
                             cwd=swept_project, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
-    assert "conflict_report.data_step" in imported  # the step ran and decided
+    assert "conflict_report.data.build" in imported  # the step ran and decided
     assert not imported & {"pandas", "pyarrow", "numpy"}
     if step == "notebooks":
         assert re.search(r"\b0 ok, [1-9]\d* skipped, 0 failed", result.stdout + result.stderr), result.stdout
@@ -282,7 +283,7 @@ def test_code_change_and_data_change_each_rerun_every_run(project, tmp_path):
     assert statuses(sweep_cli(project)) == {"national": "skipped", "actor-is": "skipped"}
 
     # A comment edited in the package the CLI and kernels import.
-    schema = project / "src" / "conflict_report" / "schema.py"
+    schema = project / "src" / "conflict_report" / "data" / "schema.py"
     schema.write_text(schema.read_text(encoding="utf-8") + "\n# An edited comment.\n", encoding="utf-8")
     assert statuses(sweep_cli(project)) == {"national": "ok", "actor-is": "ok"}
 

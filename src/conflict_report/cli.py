@@ -11,7 +11,7 @@ from conflict_report.errors import PipelineError
 
 
 def _data(args) -> int:
-    from conflict_report import data_step
+    from conflict_report.data import build as data_step
 
     manifest = data_step.run(force=args.force)
     for item in manifest["inputs"]:
@@ -22,31 +22,31 @@ def _data(args) -> int:
 
 
 def _notebooks(args) -> int:
-    from conflict_report import sweep
+    from conflict_report.runs import sweep
 
     return sweep.main(runs_file=args.runs, workers=args.workers, only=args.only, force=args.force)
 
 
 def _report(args) -> int:
-    from conflict_report import report
+    from conflict_report.report import build as report
 
     return report.main(render_report=not args.no_render)
 
 
 def _curate_check(args) -> int:
-    from conflict_report.sources import curated
+    from conflict_report.data.sources import curated
 
     return curated.check_main(args.paths)
 
 
 def _check_render(args) -> int:
-    from conflict_report import report_checks
+    from conflict_report.report import checks as report_checks
 
     return report_checks.main(args.rest)
 
 
 def _serve(args) -> int:
-    from conflict_report import report
+    from conflict_report.report import build as report
 
     return report.serve(port=args.port)
 

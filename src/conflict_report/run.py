@@ -11,9 +11,12 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown
 
-from conflict_report import analysis, data_step, geo, normalise, paths
-from conflict_report.params import RunParameters, check_parameters
-from conflict_report.results import RunOutputs
+from conflict_report import paths
+from conflict_report.analysis import views as analysis
+from conflict_report.analysis.params import RunParameters, check_parameters
+from conflict_report.analysis.results import RunOutputs
+from conflict_report.data import build as data_step
+from conflict_report.data import geo, normalise
 
 LICENCES = {"ucdp_ged": "CC BY 4.0", "acled": "ACLED terms of use", "curated": "see citations"}
 

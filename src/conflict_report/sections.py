@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from IPython.display import Markdown
 
-from conflict_report import analysis, plots, report_tables
+from conflict_report.analysis import plots
+from conflict_report.analysis import tables as report_tables
+from conflict_report.analysis import views as analysis
+from conflict_report.data.schema import UNKNOWN_ADMIN1
 from conflict_report.run import Run
-from conflict_report.schema import UNKNOWN_ADMIN1
 
 
 def monthly(run: Run) -> None:

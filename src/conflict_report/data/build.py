@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from conflict_report import atomic, inputs, paths
+from conflict_report import atomic, paths
+from conflict_report.data import inputs
+from conflict_report.data.inputs import file_sha256
 from conflict_report.errors import InputError
-from conflict_report.inputs import file_sha256
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from conflict_report import geo
-    from conflict_report.sources.ucdp_ged import AdapterResult
+    from conflict_report.data import geo
+    from conflict_report.data.sources.ucdp_ged import AdapterResult
 
 log = logging.getLogger(__name__)
 COUNTRY_YEAR = paths.PROCESSED / "ucdp_country_year.parquet"
@@ -39,7 +40,7 @@ BOUNDARIES = {1: paths.PROCESSED / "boundaries_admin1.geojson", 2: paths.PROCESS
 def code_fingerprint() -> str:
     """Hash of the package's source and the reference tables: a code change rebuilds."""
     digest = hashlib.sha256()
-    package = Path(__file__).parent
+    package = Path(__file__).resolve().parent.parent  # src/conflict_report, every stage
     for path in sorted([*package.rglob("*.py"), *paths.REFERENCE.glob("*.csv")]):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -144,7 +145,7 @@ def run(force: bool = False) -> dict:
 
 
 def build(resolved: ResolvedInputs, print_fingerprint: str) -> dict:
-    from conflict_report import geo
+    from conflict_report.data import geo
 
     # -- load inputs ---------------------------------------------------------------------
     areas = geo.load_areas(resolved.admin1[0]) if resolved.admin1 else None
@@ -167,8 +168,8 @@ def write_events(sources: list[tuple[Iterable[AdapterResult], InputTally]], cura
     import pandas as pd
     import pyarrow as pa
 
-    from conflict_report.schema import empty_events
-    from conflict_report.sorted_parquet import SortedParquetWriter
+    from conflict_report.data.schema import empty_events
+    from conflict_report.data.sorted_parquet import SortedParquetWriter
 
     schema = pa.Schema.from_pandas(empty_events(), preserve_index=False)  # events.parquet's columns and types
     with SortedParquetWriter(schema, ["date_start", "event_id"], unique="event_id", spill_in=paths.PROCESSED) as events:
@@ -193,8 +194,8 @@ def write_other_outputs(tallies: list[InputTally], resolved: ResolvedInputs, cou
     """rejected.csv, the country-year totals and the boundaries; the files written."""
     import pandas as pd
 
-    from conflict_report import geo
-    from conflict_report.sources.reading import quarantined_in_file_order
+    from conflict_report.data import geo
+    from conflict_report.data.sources.reading import quarantined_in_file_order
 
     rejected = pd.concat([quarantined_in_file_order(t.rejected) for t in tallies], ignore_index=True) if tallies else pd.DataFrame()
     atomic.write_csv(paths.REJECTED, rejected if len(rejected.columns) else pd.DataFrame(columns=["source", "file", "row_number", "column", "reason"]))
@@ -214,7 +215,7 @@ def source_chunks(resolved: ResolvedInputs, areas: geo.Areas | None) -> list[tup
     """Each source's results chunk by chunk, with a tally to count them in. UCDP's file can
     hold millions of events: it is never in memory whole, and its reading starts now, in a
     thread. An ACLED export is read whole, when its turn comes."""
-    from conflict_report.sources import ucdp_ged
+    from conflict_report.data.sources import ucdp_ged
 
     path, given = resolved.ucdp_ged
     sources = [(ucdp_ged.read_chunks(path, inputs.file_name(given), admin1_areas=areas), InputTally(given, path))]
@@ -225,7 +226,7 @@ def source_chunks(resolved: ResolvedInputs, areas: geo.Areas | None) -> list[tup
 
 
 def acled_results(path: Path, given: str, areas: geo.Areas | None) -> Iterator[AdapterResult]:
-    from conflict_report.sources import acled
+    from conflict_report.data.sources import acled
 
     yield acled.read(path, Path(given).name, admin1_areas=areas)
 
@@ -233,7 +234,7 @@ def acled_results(path: Path, given: str, areas: geo.Areas | None) -> Iterator[A
 def read_curated(resolved: ResolvedInputs, areas: geo.Areas | None) -> list[tuple[AdapterResult, InputTally]]:
     if not resolved.curated:
         return []
-    from conflict_report.sources import curated
+    from conflict_report.data.sources import curated
 
     return [(curated.read(path, admin1_areas=areas), InputTally(paths.display_path(path), path)) for path in resolved.curated]
 
@@ -242,7 +243,7 @@ def curated_to_link(curated: list[tuple[AdapterResult, InputTally]]) -> pd.DataF
     """The curated events that may describe a source event (see linking.to_link)."""
     import pandas as pd
 
-    from conflict_report import linking
+    from conflict_report.data import linking
 
     events = [r.events[linking.to_link(r.events)] for r, _ in curated]
     return pd.concat(events) if events else pd.DataFrame(columns=["date_start", "date_end"])
@@ -250,7 +251,7 @@ def curated_to_link(curated: list[tuple[AdapterResult, InputTally]]) -> pd.DataF
 
 def linking_candidates(to_link: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """The events of a chunk that a curated event could be linked to (nearly always none)."""
-    from conflict_report import linking
+    from conflict_report.data import linking
 
     near = linking.within_reach(to_link, events)
     # A copy even when empty: a view, however small, keeps the whole chunk in memory.
@@ -261,8 +262,8 @@ def link_curated(curated: pd.DataFrame, candidates: list[pd.DataFrame]) -> pd.Da
     """Curated events that describe a source event are linked to it (see linking.py)."""
     import pandas as pd
 
-    from conflict_report import linking
-    from conflict_report.schema import conform
+    from conflict_report.data import linking
+    from conflict_report.data.schema import conform
 
     together = pd.concat([curated, *candidates], ignore_index=True)
     return conform(linking.link_events(together).iloc[:len(curated)].reset_index(drop=True))

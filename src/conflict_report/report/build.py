@@ -29,7 +29,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from conflict_report import atomic, paths, report_tables
+from conflict_report import atomic, paths
+from conflict_report.analysis import tables as report_tables
 from conflict_report.errors import PipelineError
 
 GENERATED = paths.REPORT / "_generated"
@@ -72,7 +73,7 @@ class ReportRun:
 
 
 def load_report_runs() -> list[ReportRun]:
-    from conflict_report import sweep
+    from conflict_report.runs import sweep
 
     runs = []
     missing = []
@@ -258,7 +259,7 @@ def render(binary: str) -> int:
 
 
 def main(render_report: bool = True) -> int:
-    from conflict_report import report_sources
+    from conflict_report.report import sources_check as report_sources
 
     runs = load_report_runs()
     write_sources(runs)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import pandas as pd
 
 from conflict_report import paths
-from conflict_report.params import RunParameters
-from conflict_report.schema import UNKNOWN_ADMIN1, countable
+from conflict_report.analysis.params import RunParameters
+from conflict_report.data.schema import UNKNOWN_ADMIN1, countable
 
 DEATHS = ["deaths_low", "deaths_best", "deaths_high"]
 COARSE_DATE = 4  # date_precision 4-5: month or year level

@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from conflict_report.data.inputs import file_sha256
 from conflict_report.errors import InputError, ParameterError
-from conflict_report.inputs import file_sha256
 
 # A real field (a headline, ACLED's notes) is a few thousand characters at most; a longer one
 # is almost always a quote left open that swallowed the rest of the file.

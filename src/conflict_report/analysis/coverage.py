@@ -7,8 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from conflict_report import paths
-from conflict_report.analysis import DEATHS
-from conflict_report.schema import QUALITY_FLAGS
+from conflict_report.analysis.views import DEATHS
+from conflict_report.data.schema import QUALITY_FLAGS
 
 # OWID checks GED sums against UCDP's own tables within 1.5% when both come from the same
 # release. Across releases UCDP revises and adds events, so a larger gap is expected there:

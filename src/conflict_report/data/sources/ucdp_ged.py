@@ -22,10 +22,17 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from conflict_report import geo, normalise
-from conflict_report.schema import UNKNOWN_ADMIN1, conform
-from conflict_report.sources.flags import Flags
-from conflict_report.sources.reading import RawTable, RowChecks, SeenIds, chunk_rows, quarantined_in_file_order, read_csv_chunks
+from conflict_report.data import geo, normalise
+from conflict_report.data.schema import UNKNOWN_ADMIN1, conform
+from conflict_report.data.sources.flags import Flags
+from conflict_report.data.sources.reading import (
+    RawTable,
+    RowChecks,
+    SeenIds,
+    chunk_rows,
+    quarantined_in_file_order,
+    read_csv_chunks,
+)
 
 SOURCE = "ucdp_ged"
 REQUIRED = [

@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 
 from conflict_report import paths
+from conflict_report.data.schema import UNKNOWN_ADMIN1
 from conflict_report.errors import InputError
-from conflict_report.schema import UNKNOWN_ADMIN1
 
 
 def _key(text: str) -> str:

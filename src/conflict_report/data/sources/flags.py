@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from conflict_report.schema import QUALITY_FLAGS
+from conflict_report.data.schema import QUALITY_FLAGS
 
 
 class Flags:

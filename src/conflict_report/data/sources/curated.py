@@ -24,12 +24,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from conflict_report import geo, normalise, paths
+from conflict_report import paths
+from conflict_report.data import geo, normalise
+from conflict_report.data.schema import VIOLENCE_TYPES, conform
+from conflict_report.data.sources.flags import Flags
+from conflict_report.data.sources.reading import RawTable, RowChecks, read_csv_text
+from conflict_report.data.sources.ucdp_ged import AdapterResult, assign_admin1
 from conflict_report.errors import InputError
-from conflict_report.schema import VIOLENCE_TYPES, conform
-from conflict_report.sources.flags import Flags
-from conflict_report.sources.reading import RawTable, RowChecks, read_csv_text
-from conflict_report.sources.ucdp_ged import AdapterResult, assign_admin1
 
 SOURCE = "curated"
 COLUMNS = [
@@ -261,6 +262,64 @@ def to_events(rows: pd.DataFrame, dataset_version: str) -> pd.DataFrame:
     })
 
 
+CLAIMS_FILE = paths.CURATED / "claims" / "claims.csv"
+CLAIM_COLUMNS = [
+    "claim_id", "claimant", "article_citation", "source_url", "source_published", "quote", "figure", "figure_kind",
+    "bound", "period_start", "period_end", "country", "admin1", "place", "actor", "curated_ids", "confidential", "notes",
+]
+FIGURE_KINDS = ("deaths", "civilian_deaths", "strikes", "cumulative_toll")
+CLAIM_FIXES = {
+    **{c: FIXES[c] for c in ("admin1", "confidential", "quote")},
+    "claim_id": FIXES["curated_id"],
+    "figure": "Give the figure as a whole number; put 'more than'/'at least' in the bound column",
+    "figure_kind": f"Use one of: {', '.join(FIGURE_KINDS)}",
+    "bound": f"Use one of: {', '.join(BOUNDS)}",
+    "period_start": "Write the date as YYYY-MM-DD", "period_end": "Write the date as YYYY-MM-DD, on or after period_start",
+    "source_published": "Write the date as YYYY-MM-DD",
+    "actor": "Use an actor spelling listed in data/reference/actors.csv (or add it there), or leave it empty",
+}
+
+
+# --- the claims file (data/curated/claims/; analysis.claims checks it against the sources) ---
+def check_claim_rows(raw: RawTable) -> tuple[CuratedChecks, pd.DataFrame]:
+    """Every check on a claims file, and its values typed (valid only for rows without problems)."""
+    checks = CuratedChecks(raw, CLAIM_FIXES)
+    checks.long_fields()
+    typed = {"claim_id": checks.id_text("claim_id")}
+    for column in ("claimant", "article_citation", "quote"):
+        typed[column] = checks.required_text(column)
+    typed["figure"] = checks.count("figure")
+    typed["figure_kind"] = checks.choice("figure_kind", FIGURE_KINDS)
+    typed["bound"] = checks.choice("bound", BOUNDS)
+    typed["period_start"], typed["period_end"] = checks.date("period_start"), checks.date("period_end")
+    checks.date_order(typed["period_start"], typed["period_end"], "period_end")
+    typed["source_published"] = checks.date("source_published")
+    typed["country"] = checks.required_text("country").str.strip()
+    typed["admin1"] = checks.admin1(typed["country"], checks.text("admin1"))
+    typed["actor"] = _claim_actor(checks)
+    for column in ("place", "curated_ids", "source_url", "notes"):
+        typed[column] = checks.text(column)
+    typed["confidential"] = checks.boolean("confidential")
+    return checks, pd.DataFrame(typed, index=raw.frame.index)
+
+
+def _claim_actor(checks: CuratedChecks) -> pd.Series:
+    """The canonical actor: a claim filters events by it, so an unknown spelling would match
+    nothing silently and is a problem."""
+    spelling = checks.text("actor")
+    canonical = spelling.map(lambda s: normalise.canonical_actor(s) if isinstance(s, str) else None)
+    checks.reject(spelling.notna() & canonical.isna(), "actor",
+                  "not in data/reference/actors.csv: " + spelling.astype("object").fillna("").map(repr))
+    return canonical
+
+
+def read_claims(path: Path = CLAIMS_FILE) -> pd.DataFrame:
+    """The claims file, checked; any problem stops the run (curate-check lists them all)."""
+    checks, claims = check_claim_rows(read_csv_text(path, CLAIM_COLUMNS, paths.display_path(path)))
+    checks.stop_on_problems()
+    return claims.reset_index(drop=True)
+
+
 # --- make curate-check -----------------------------------------------------------------------
 def check_main(paths_to_check: list[str]) -> int:
     """Validate curated files (events and claims; folders are searched for *.csv). Prints one
@@ -290,13 +349,11 @@ def _files_to_check(given: list[str]) -> list[Path]:
 
 def file_problems(path: Path) -> tuple[list[str], list[str]]:
     """(problems, notes) for one curated file; a file with a `claim_id` column is a claims file."""
-    from conflict_report import claims  # claims builds on this module's checks
-
     name = paths.display_path(path)
     try:
         is_claims = "claim_id" in path.read_text(encoding="utf-8-sig", errors="replace").split("\n", 1)[0]
         if is_claims:
-            checks, rows = claims.check_claim_rows(read_csv_text(path, claims.COLUMNS, name))
+            checks, rows = check_claim_rows(read_csv_text(path, CLAIM_COLUMNS, name))
         else:
             checks, rows = check_event_rows(read_csv_text(path, COLUMNS, name))
     except (InputError, OSError) as exc:

@@ -27,32 +27,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
-from conflict_report import normalise, paths
-from conflict_report.sources.curated import BOUNDS, FIXES as EVENT_FIXES, CuratedChecks
-from conflict_report.sources.reading import RawTable, read_csv_text
+from conflict_report.data import normalise
 
-CLAIMS_FILE = paths.CURATED / "claims" / "claims.csv"
-COLUMNS = [
-    "claim_id", "claimant", "article_citation", "source_url", "source_published", "quote", "figure", "figure_kind",
-    "bound", "period_start", "period_end", "country", "admin1", "place", "actor", "curated_ids", "confidential", "notes",
-]
-FIGURE_KINDS = ("deaths", "civilian_deaths", "strikes", "cumulative_toll")
+# The claims file itself is read and checked beside the curated events: data.sources.curated.read_claims.
 ABOUT_TOLERANCE = 0.10  # "about 50" is read as 45-55
-FIXES = {
-    **{c: EVENT_FIXES[c] for c in ("admin1", "confidential", "quote")},
-    "claim_id": EVENT_FIXES["curated_id"],
-    "figure": "Give the figure as a whole number; put 'more than'/'at least' in the bound column",
-    "figure_kind": f"Use one of: {', '.join(FIGURE_KINDS)}",
-    "bound": f"Use one of: {', '.join(BOUNDS)}",
-    "period_start": "Write the date as YYYY-MM-DD", "period_end": "Write the date as YYYY-MM-DD, on or after period_start",
-    "source_published": "Write the date as YYYY-MM-DD",
-    "actor": "Use an actor spelling listed in data/reference/actors.csv (or add it there), or leave it empty",
-}
-
 SOURCE_LABELS = {"ucdp_ged": "event table: UCDP GED", "acled": "event table: ACLED", "curated": "event table: curated"}
 SOURCE_NAMES = {"ucdp_ged": "UCDP GED", "acled": "ACLED", "curated": "The curated table"}  # in sentences
 COUNTRY_YEAR_KEY = "ucdp_country_year"
@@ -74,46 +55,6 @@ DEFINITIONS = ("Definitions differ: UCDP counts deaths in organised violence onl
                "so it is expected to be higher.")
 CHECK_COLUMNS = ["claim_id", "claim", "figure_kind", "source", "source_key", "covered", "same_source",
                  "source_low", "source_best", "source_high", "verdict", "difference", "compared_with", "explanation"]
-
-
-# --- reading ---------------------------------------------------------------------------------
-def check_claim_rows(raw: RawTable) -> tuple[CuratedChecks, pd.DataFrame]:
-    """Every check on a claims file, and its values typed (valid only for rows without problems)."""
-    checks = CuratedChecks(raw, FIXES)
-    checks.long_fields()
-    typed = {"claim_id": checks.id_text("claim_id")}
-    for column in ("claimant", "article_citation", "quote"):
-        typed[column] = checks.required_text(column)
-    typed["figure"] = checks.count("figure")
-    typed["figure_kind"] = checks.choice("figure_kind", FIGURE_KINDS)
-    typed["bound"] = checks.choice("bound", BOUNDS)
-    typed["period_start"], typed["period_end"] = checks.date("period_start"), checks.date("period_end")
-    checks.date_order(typed["period_start"], typed["period_end"], "period_end")
-    typed["source_published"] = checks.date("source_published")
-    typed["country"] = checks.required_text("country").str.strip()
-    typed["admin1"] = checks.admin1(typed["country"], checks.text("admin1"))
-    typed["actor"] = _actor(checks)
-    for column in ("place", "curated_ids", "source_url", "notes"):
-        typed[column] = checks.text(column)
-    typed["confidential"] = checks.boolean("confidential")
-    return checks, pd.DataFrame(typed, index=raw.frame.index)
-
-
-def _actor(checks: CuratedChecks) -> pd.Series:
-    """The canonical actor: a claim filters events by it, so an unknown spelling would match
-    nothing silently and is a problem."""
-    spelling = checks.text("actor")
-    canonical = spelling.map(lambda s: normalise.canonical_actor(s) if isinstance(s, str) else None)
-    checks.reject(spelling.notna() & canonical.isna(), "actor",
-                  "not in data/reference/actors.csv: " + spelling.astype("object").fillna("").map(repr))
-    return canonical
-
-
-def read_claims(path: Path = CLAIMS_FILE) -> pd.DataFrame:
-    """The claims file, checked; any problem stops the run (curate-check lists them all)."""
-    checks, claims = check_claim_rows(read_csv_text(path, COLUMNS, paths.display_path(path)))
-    checks.stop_on_problems()
-    return claims.reset_index(drop=True)
 
 
 # --- checking --------------------------------------------------------------------------------

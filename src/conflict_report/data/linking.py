@@ -25,7 +25,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from conflict_report import geo, normalise
+from conflict_report.data import geo, normalise
 
 LINKABLE_SOURCES = ("ucdp_ged", "acled")
 MAX_DAYS = 1

@@ -50,13 +50,16 @@ from urllib.parse import urlencode, urlsplit
 import pandas as pd
 import requests
 
-from conflict_report import atomic, geo, normalise
+from conflict_report import atomic
+from conflict_report.data import geo, normalise
+from conflict_report.data.inputs import strip_credentials
+from conflict_report.data.schema import conform
+from conflict_report.data.sources.flags import Flags
+from conflict_report.data.sources.reading import _FIRST_DATE as FIRST_DATE
+from conflict_report.data.sources.reading import _LAST_DATE as LAST_DATE
+from conflict_report.data.sources.reading import RowChecks, read_csv_text
+from conflict_report.data.sources.ucdp_ged import AdapterResult, assign_admin1
 from conflict_report.errors import DownloadError, ParameterError
-from conflict_report.inputs import strip_credentials
-from conflict_report.schema import conform
-from conflict_report.sources.flags import Flags
-from conflict_report.sources.reading import _FIRST_DATE as FIRST_DATE, _LAST_DATE as LAST_DATE, RowChecks, read_csv_text
-from conflict_report.sources.ucdp_ged import AdapterResult, assign_admin1
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from conflict_report.params import slugify
+from conflict_report.analysis.params import slugify
 
 # Pandoc Markdown treats a backslash before any ASCII punctuation as the literal character.
 _MARKUP = re.compile(r"([\\`*_{}\[\]<>|@$~^#!])")
@@ -98,7 +98,7 @@ def curated_for_display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def claims_for_display(checks: pd.DataFrame) -> pd.DataFrame:
-    from conflict_report.claims import range_text
+    from conflict_report.analysis.claims import range_text
 
     covered = checks["covered"].astype(str).str.lower().isin(["true", "1"])
     return pd.DataFrame({

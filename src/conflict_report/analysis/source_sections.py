@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from conflict_report import coverage, figures, plots, report_tables
-from conflict_report.figures import PALETTE, thousands
-from conflict_report.results import fmt_int
+from conflict_report.analysis import coverage, figures, plots
+from conflict_report.analysis import tables as report_tables
+from conflict_report.analysis.figures import PALETTE, thousands
+from conflict_report.analysis.results import fmt_int
 from conflict_report.run import Run
 
 SOURCE_NAMES = {"ucdp_ged": "UCDP GED", "acled": "ACLED", "curated": "Curated from news reports"}

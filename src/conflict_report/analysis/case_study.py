@@ -6,8 +6,10 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
-from conflict_report import claims, coverage, report_tables
-from conflict_report.results import fmt_int
+from conflict_report.analysis import claims, coverage
+from conflict_report.analysis import tables as report_tables
+from conflict_report.analysis.results import fmt_int
+from conflict_report.data.sources import curated
 from conflict_report.run import Run
 
 
@@ -51,7 +53,7 @@ def curated_events(run: Run) -> Markdown:
 
 def claims_checked(run: Run) -> Markdown:
     country_year = coverage.load_country_year()
-    checks = claims.check_claims(claims.read_claims(), run.events, country_year if country_year is not None else pd.DataFrame())
+    checks = claims.check_claims(curated.read_claims(), run.events, country_year if country_year is not None else pd.DataFrame())
     run.outputs.save_table("claims_checked", checks, "Each claim of the article checked against each source")
     for key, text in claims.claims_ledger(checks).items():
         run.outputs.text(key, text, "claim check (see claims_checked.csv)")

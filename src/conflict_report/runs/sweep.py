@@ -53,7 +53,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from conflict_report import paths
-from conflict_report.data_step import code_fingerprint  # imports neither pandas nor pyarrow
+from conflict_report.data.build import (
+    code_fingerprint,  # imports neither pandas nor pyarrow
+)
 from conflict_report.errors import PipelineError
 
 RUNS_FILE = paths.REPORT / "runs.yml"
@@ -257,8 +259,8 @@ def _checked_parameters(specs: list[RunSpec], code: str) -> dict[str, dict | str
     results: dict[str, dict | str] = {s.name: known[_cache_key(s)] for s in specs if s not in missing}
     if missing:
         from conflict_report import atomic
+        from conflict_report.analysis.params import check_parameters
         from conflict_report.errors import ParameterError
-        from conflict_report.params import check_parameters
 
         for spec in missing:
             try:

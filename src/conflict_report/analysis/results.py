@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from conflict_report import atomic, figures, paths
-from conflict_report.params import RunParameters
+from conflict_report import atomic, paths
+from conflict_report.analysis import figures
+from conflict_report.analysis.params import RunParameters
 
 
 def fmt_int(value: float) -> str:

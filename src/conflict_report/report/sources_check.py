@@ -130,7 +130,7 @@ def check_config(config: dict) -> list[str]:
 
 
 def check_runs_have_pages(report_dir: Path, documents: list[Path], variables: dict) -> list[str]:
-    from conflict_report import sweep
+    from conflict_report.runs import sweep
 
     problems = []
     names = {d.name for d in documents}

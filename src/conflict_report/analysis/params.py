@@ -12,9 +12,9 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 
-from conflict_report import normalise
+from conflict_report.data import normalise
+from conflict_report.data.schema import SOURCES, VIOLENCE_TYPES
 from conflict_report.errors import ParameterError
-from conflict_report.schema import SOURCES, VIOLENCE_TYPES
 
 NOTEBOOKS = ("overview", "region_profile", "actor_profile", "sources", "case_study")
 DEFAULT_START, DEFAULT_END = "2016-01-01", "2019-12-31"

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
 
-from conflict_report import figures, geo
-from conflict_report.figures import PALETTE, VIOLENCE_COLOURS, thousands
-from conflict_report.results import fmt_int
+from conflict_report.analysis import figures
+from conflict_report.analysis.figures import PALETTE, VIOLENCE_COLOURS, thousands
+from conflict_report.analysis.results import fmt_int
+from conflict_report.data import geo
 
 figures.apply_house_style()
 

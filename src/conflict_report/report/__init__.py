@@ -1,0 +1,1 @@
+"""The report step (make report): generated Quarto sources, the render, and the checks of a rendered report."""
