@@ -104,9 +104,23 @@ def test_governorates_get_their_canonical_names_and_pcodes(current) -> None:
     assert current.events["quality_flags"].tolist() == [""] * 10
 
 
-def test_violence_types_and_acled_types(current) -> None:
-    assert {e for e, v in by_id(current, "violence_type").items() if v != "other"} == {"SYR1003", "SYR1010"}
-    assert set(by_id(current, "violence_type").values()) == {"one-sided", "other"}
+def test_every_political_violence_type_counts(current) -> None:
+    # Read off the fixture's event_type, actors, inter codes and civilian_targeting by hand.
+    assert by_id(current, "violence_type") == {
+        "SYR1001": "one-sided",    # air strike by the Syrian army, marked civilian targeting
+        "SYR1002": "non-state",    # battle, SDF against IS
+        "SYR1003": "one-sided",    # violence against civilians
+        "SYR1004": "other",        # protest
+        "SYR1005": "state-based",  # shelling by the Syrian army on an armed group
+        "SYR1006": "other",        # strategic development
+        "SYR1007": "state-based",  # battle, Turkey's army (ACLED: External/Other forces) against the SDF
+        "SYR1008": "other",        # riot
+        "SYR1009": "one-sided",    # remote violence by an armed group, marked civilian targeting
+        "SYR1010": "one-sided",    # violence against civilians
+    }
+
+
+def test_acled_types_are_kept(current) -> None:
     assert by_id(current, "event_type_original")["SYR1001"] == "Explosions/Remote violence / Air/drone strike"
     assert by_id(current, "event_type_original")["SYR1008"] == "Riots / Mob violence"
 

@@ -13,8 +13,10 @@ from conflict_report.errors import PipelineError
 def _data(args) -> int:
     from conflict_report.data import build as data_step
 
-    manifest = data_step.run(force=args.force)
-    for item in manifest["inputs"]:
+    step = data_step.run(force=args.force)
+    for line in step.notes():
+        print(line)
+    for item in step.manifest["inputs"]:
         if "rows_read" in item:
             print(f"{item['file_name']}: {item['rows_read']:,} rows read, {item['rows_kept']:,} kept "
                   f"({item['rows_flagged']:,} flagged), {item['rows_rejected']:,} quarantined")

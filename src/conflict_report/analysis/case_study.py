@@ -66,15 +66,26 @@ def claims_checked(run: Run) -> Markdown:
 
 def ucdp_year_context(run: Run, year: int) -> Markdown:
     country_year = coverage.load_country_year()
-    if country_year is None:
-        return Markdown("UCDP's country-year totals were not given (`UCDP_COUNTRY_YEAR`).")
-    row = country_year[(country_year["country"] == run.parameters.country) & (country_year["year"] == year)].iloc[0]
     out = run.outputs
+    if country_year is None:
+        # The page quotes these entries: each says why it is empty and how to fill it.
+        for key in (*(f"ucdp_{year}_{kind}" for kind in ("total", "state_based", "non_state", "one_sided", "civilians")),
+                    "ucdp_country_year_version"):
+            out.text(key, coverage.COUNTRY_YEAR_ABSENT, "UCDP's country-year totals (not given)")
+        _ged_coverage(run)
+        return Markdown(f"UCDP's country-year totals: {coverage.COUNTRY_YEAR_ABSENT}.")
+    row = country_year[(country_year["country"] == run.parameters.country) & (country_year["year"] == year)].iloc[0]
     out.deaths(f"ucdp_{year}_total", row["total_low"], row["total_best"], row["total_high"], f"UCDP's published deaths in organised violence in {year}")
     for kind, label in (("state_based", "state-based"), ("non_state", "non-state"), ("one_sided", "one-sided")):
         out.deaths(f"ucdp_{year}_{kind}", row[f"{kind}_low"], row[f"{kind}_best"], row[f"{kind}_high"], f"UCDP's published {label} deaths in {year}")
     out.count(f"ucdp_{year}_civilians", row["civilian_deaths"], f"UCDP's published civilian deaths in {year}", "deaths")
     out.text("ucdp_country_year_version", str(row["ucdp_version"]), "version of UCDP's country-year totals")
-    ged = run.events[run.events["source"] == "ucdp_ged"]
-    out.text("ged_coverage", f"{ged['date_start'].min():%-d %B %Y} to {ged['date_end'].max():%-d %B %Y}", "the period the UCDP event file covers")
+    _ged_coverage(run)
     return Markdown(f"UCDP {year}, {run.parameters.country}: {out.values[f'ucdp_{year}_total']['display']} deaths in organised violence.")
+
+
+def _ged_coverage(run: Run) -> None:
+    ged = run.events[run.events["source"] == "ucdp_ged"]
+    coverage_text = (f"{ged['date_start'].min():%-d %B %Y} to {ged['date_end'].max():%-d %B %Y}" if len(ged)
+                     else "not available: set UCDP_GED to UCDP's event file")
+    run.outputs.text("ged_coverage", coverage_text, "the period the UCDP event file covers")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from conflict_report.analysis.coverage import COUNTRY_YEAR_ABSENT
 from conflict_report.data import normalise
 
 # The claims file itself is read and checked beside the curated events: data.sources.curated.read_claims.
@@ -74,7 +75,8 @@ class SourceFigures:
 def check_claims(claims: pd.DataFrame, events: pd.DataFrame, country_year: pd.DataFrame) -> pd.DataFrame:
     """One row per claim and source checked (the event table per source, and UCDP's
     country-year totals), with the source's low/best/high, the verdict and why."""
-    sources = ["ucdp_ged", *(["acled"] if (events["source"] == "acled").any() else []), "curated"]
+    # Checked against the sources present: an ACLED-only build has no UCDP event table to cite.
+    sources = [*(s for s in ("ucdp_ged", "acled") if (events["source"] == s).any()), "curated"]
     version = str(country_year["ucdp_version"].iloc[0]) if len(country_year) and "ucdp_version" in country_year else ""
     rows = []
     for claim in claims.itertuples(index=False):
@@ -165,6 +167,8 @@ def country_year_figures(claim, country_year: pd.DataFrame) -> SourceFigures:
     """UCDP's yearly totals over the claim's period: exact for whole years, else the envelope
     (years wholly inside the period, low estimates; every year touched, high estimates)."""
     kind = claim.figure_kind
+    if "country" not in country_year.columns:
+        return SourceFigures(False, f"UCDP's country-year totals are {COUNTRY_YEAR_ABSENT}.")
     if kind not in COUNTRY_YEAR_COLUMNS:
         return SourceFigures(False, f"UCDP's country-year table counts deaths, not {KIND_WORDS[kind]}.")
     if isinstance(claim.admin1, str):

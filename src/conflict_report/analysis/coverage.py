@@ -27,6 +27,9 @@ def linked_events(events: pd.DataFrame) -> pd.DataFrame:
     return linked[["event_id", "duplicate_of", "link_reason", "date_start", "admin1"]].reset_index(drop=True)
 
 
+COUNTRY_YEAR_ABSENT = "not available: set UCDP_COUNTRY_YEAR to UCDP's country-year file"
+
+
 def load_country_year() -> pd.DataFrame | None:
     path = paths.PROCESSED / "ucdp_country_year.parquet"
     return pd.read_parquet(path) if path.exists() else None

@@ -56,8 +56,8 @@ def linked(run: Run) -> Markdown:
 def published_totals(run: Run) -> Markdown:
     country_year = coverage.load_country_year()
     if country_year is None:
-        run.outputs.text("published_check", "not available (UCDP_COUNTRY_YEAR was not given)", "the check against UCDP's published totals")
-        return Markdown("UCDP's country-year totals were not given (`UCDP_COUNTRY_YEAR`), so this check was not run.")
+        run.outputs.text("published_check", coverage.COUNTRY_YEAR_ABSENT, "the check against UCDP's published totals")
+        return Markdown(f"UCDP's country-year totals: {coverage.COUNTRY_YEAR_ABSENT}, so this check was not run.")
     ged_version = run.manifest["inputs"][0]["dataset_version"]
     table = coverage.compare_with_country_year(run.events, country_year, run.parameters.country, ged_version)
     run.outputs.save_table("published_totals", table, "Event table sums against UCDP's published country-year totals")

@@ -49,12 +49,17 @@ def code_fingerprint() -> str:
 
 @dataclass
 class ResolvedInputs:
-    ucdp_ged: tuple[Path, str]
+    ucdp_ged: tuple[Path, str] | None
     country_year: tuple[Path, str] | None
     admin1: tuple[Path, str] | None
     admin2: tuple[Path, str] | None
     acled_csv: tuple[Path, str] | None
     curated: list[Path]
+    reused: list[str] = field(default_factory=list)  # "VAR=value" taken from the last build
+    absent: list[dict] = field(default_factory=list)  # optional inputs left out, and what that costs
+
+    def files(self) -> list[tuple[Path, str]]:
+        return [f for f in (self.ucdp_ged, self.country_year, self.admin1, self.admin2, self.acled_csv) if f]
 
 
 def previous_manifest() -> dict:
@@ -65,30 +70,44 @@ def previous_manifest() -> dict:
 
 
 def resolve_inputs() -> ResolvedInputs:
-    """Each input from its variable; else what the last build used; else the download default."""
+    """Each input from its variable (`VAR=none` leaves it out); unset, what the last build used;
+    else it is absent. Only an event source has a default: with neither UCDP GED nor ACLED given
+    or built before, the official GED release is downloaded."""
     before = {i["name"]: i["given"] for i in previous_manifest().get("inputs", [])}
-
-    def pick(item: inputs.ExternalInput, optional: bool):
-        value = inputs.given(item) or before.get(item.name)
-        if value is None and optional:
-            return None
-        return inputs.locate(item, value)
-
-    acled = os.environ.get("ACLED_CSV", "").strip()
+    chosen: dict[str, str | None] = {}
+    reused: list[str] = []
+    for item in inputs.ALL_INPUTS:
+        value = None if inputs.dropped(item) else inputs.given(item)
+        if value is None and not inputs.dropped(item) and before.get(item.name):
+            value = before[item.name]
+            reused.append(f"{item.variable}={value}")
+        chosen[item.name] = value
+    if not any(chosen[source.name] for source in inputs.EVENT_SOURCES):
+        if inputs.dropped(inputs.UCDP_GED):
+            raise InputError("UCDP_GED", "no event source is left (UCDP_GED=none and no ACLED_CSV)",
+                             "Set UCDP_GED or ACLED_CSV to a file or URL")
+        chosen[inputs.UCDP_GED.name] = inputs.UCDP_GED.default_url
+    absent = [{"variable": item.variable, "description": item.description,
+               "why": f"{item.variable}=none" if inputs.dropped(item) else "not set",
+               "costs": inputs.ABSENT_COSTS[item.variable]}
+              for item in inputs.ALL_INPUTS if chosen[item.name] is None]
+    located = {item.name: inputs.locate(item, chosen[item.name]) if chosen[item.name] else None for item in inputs.ALL_INPUTS}
     return ResolvedInputs(
-        ucdp_ged=pick(inputs.UCDP_GED, optional=False),
-        country_year=pick(inputs.UCDP_COUNTRY_YEAR, optional=True),
-        admin1=pick(inputs.BOUNDARIES_ADMIN1, optional=True),
-        admin2=pick(inputs.BOUNDARIES_ADMIN2, optional=True),
-        acled_csv=(Path(acled), acled) if acled else None,
+        ucdp_ged=located[inputs.UCDP_GED.name],
+        country_year=located[inputs.UCDP_COUNTRY_YEAR.name],
+        admin1=located[inputs.BOUNDARIES_ADMIN1.name],
+        admin2=located[inputs.BOUNDARIES_ADMIN2.name],
+        acled_csv=located[inputs.ACLED_CSV.name],
         curated=sorted(paths.CURATED.glob("*.csv")),
+        reused=reused,
+        absent=absent,
     )
 
 
 def fingerprint(resolved: ResolvedInputs) -> str:
     digest = hashlib.sha256(code_fingerprint().encode())
-    files = [resolved.ucdp_ged, resolved.country_year, resolved.admin1, resolved.admin2, resolved.acled_csv]
-    for item in [f for f in files if f] + [(p, p.name) for p in resolved.curated]:
+    digest.update(" ".join(a["variable"] for a in resolved.absent).encode())  # which input a file stands for
+    for item in resolved.files() + [(p, p.name) for p in resolved.curated]:
         path, given = item
         if not path.exists():
             raise InputError(Path(given).name, "the file does not exist", f"Check the path given ({given})")
@@ -130,18 +149,33 @@ class InputTally:
         return sum(len(r) for r in self.rejected)
 
 
-def run(force: bool = False) -> dict:
-    """Build data/processed/ (or confirm it is up to date) and return the manifest. Deciding
-    that nothing needs doing imports neither pandas nor pyarrow (most of a second, and a no-op
-    `make notebooks` runs this step first): the build imports them."""
+@dataclass
+class DataStep:
+    """What `make data` did: the manifest, whether it rebuilt, and the inputs it resolved."""
+    manifest: dict
+    rebuilt: bool
+    resolved: ResolvedInputs
+
+    def notes(self) -> list[str]:
+        """One line per input taken from the last build, and per optional input left out."""
+        lines = [f"reused {given} from the last build ({given.split('=')[0]}=none leaves it out)" for given in self.resolved.reused]
+        lines += [f"absent: {a['description']} ({a['variable']} {a['why']}): {a['costs']}. Set {a['variable']} to a file or URL to add it."
+                  for a in self.resolved.absent]
+        return lines
+
+
+def run(force: bool = False) -> DataStep:
+    """Build data/processed/ (or confirm it is up to date). Deciding that nothing needs doing
+    imports neither pandas nor pyarrow (most of a second, and a no-op `make notebooks` runs
+    this step first): the build imports them."""
     atomic.remove_leftovers(paths.PROCESSED)  # temporary files of a run that was killed
     resolved = resolve_inputs()
     print_fingerprint = fingerprint(resolved)
     manifest = previous_manifest()
     if not force and manifest.get("fingerprint") == print_fingerprint and outputs_intact(manifest):
         log.info("data/processed is up to date (inputs unchanged)")
-        return manifest
-    return build(resolved, print_fingerprint)
+        return DataStep(manifest, False, resolved)
+    return DataStep(build(resolved, print_fingerprint), True, resolved)
 
 
 def build(resolved: ResolvedInputs, print_fingerprint: str) -> dict:
@@ -208,6 +242,9 @@ def write_other_outputs(tallies: list[InputTally], resolved: ResolvedInputs, cou
             geo.load_areas(item[0])  # fails clearly here, not later in a notebook
             atomic.write_text(BOUNDARIES[level], item[0].read_text(encoding="utf-8"))
             written.append(BOUNDARIES[level])
+    # An input left out (VAR=none) must not live on through an earlier build's copy of it.
+    for stale in {COUNTRY_YEAR, *BOUNDARIES.values()} - set(written):
+        stale.unlink(missing_ok=True)
     return written
 
 
@@ -217,8 +254,10 @@ def source_chunks(resolved: ResolvedInputs, areas: geo.Areas | None) -> list[tup
     thread. An ACLED export is read whole, when its turn comes."""
     from conflict_report.data.sources import ucdp_ged
 
-    path, given = resolved.ucdp_ged
-    sources = [(ucdp_ged.read_chunks(path, inputs.file_name(given), admin1_areas=areas), InputTally(given, path))]
+    sources = []
+    if resolved.ucdp_ged:
+        path, given = resolved.ucdp_ged
+        sources.append((ucdp_ged.read_chunks(path, inputs.file_name(given), admin1_areas=areas), InputTally(given, path)))
     if resolved.acled_csv:
         path, given = resolved.acled_csv
         sources.append((acled_results(path, given, areas), InputTally(given, path)))
@@ -316,6 +355,7 @@ def build_manifest(tallies: list[InputTally], resolved: ResolvedInputs, print_fi
                             "dataset_version": item.description, "sha256": file_sha256(path), "processed_at": now})
     return {
         "inputs": entries,
+        "absent_inputs": resolved.absent,
         "fingerprint": print_fingerprint,
         "outputs": {path.name: file_sha256(path) for path in written},
         "processed_at": now,

@@ -46,7 +46,23 @@ BOUNDARIES_ADMIN2 = ExternalInput(
     "https://data.humdata.org/dataset/syrian-arab-republic-administrative-boundaries-populated-places",
     "OCHA COD-AB Syria districts (admin2)",
 )
-ALL_INPUTS = (UCDP_GED, UCDP_COUNTRY_YEAR, BOUNDARIES_ADMIN1, BOUNDARIES_ADMIN2)
+ACLED_CSV = ExternalInput(
+    "acled", "ACLED_CSV",
+    "",  # no default: an export from ACLED's Data Export Tool (its terms allow no redistribution)
+    "ACLED export",
+)
+ALL_INPUTS = (UCDP_GED, UCDP_COUNTRY_YEAR, BOUNDARIES_ADMIN1, BOUNDARIES_ADMIN2, ACLED_CSV)
+EVENT_SOURCES = (UCDP_GED, ACLED_CSV)  # any one of them builds the whole report
+# What the report loses without each optional input: `make data` prints it, the manifest keeps
+# it, and the methods page lists it.
+ABSENT_COSTS = {
+    UCDP_GED.variable: "the report uses the other event source alone; no UCDP GED events",
+    UCDP_COUNTRY_YEAR.variable: "no check against UCDP's published country-year totals (sources page, case study)",
+    BOUNDARIES_ADMIN1.variable: "no governorate maps, and no governorate inferred from coordinates for events the source leaves without one",
+    BOUNDARIES_ADMIN2.variable: "no district map",
+    ACLED_CSV.variable: "no ACLED events and no comparison with ACLED",
+}
+DROP = "none"  # VAR=none leaves out an input that an earlier build used
 
 _CREDENTIAL_QUERY = re.compile(r"(?i)(key|token|password|secret|email|access_token)=[^&]*")
 
@@ -85,8 +101,14 @@ def file_name(given: str) -> str:
 
 
 def given(item: ExternalInput) -> str | None:
+    """The variable's value; None when unset or empty (`VAR=none` is returned as given)."""
     value = os.environ.get(item.variable, "").strip()
     return value or None
+
+
+def dropped(item: ExternalInput) -> bool:
+    """`VAR=none`: the user leaves the input out, even if an earlier build used it."""
+    return (given(item) or "").lower() == DROP
 
 
 def locate(item: ExternalInput, value: str | None = None) -> tuple[Path, str]:

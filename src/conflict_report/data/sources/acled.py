@@ -9,10 +9,17 @@ How ACLED's fields become the event table (the report's methods text says the sa
   counts 0. Exports older than that column use event_type "Violence against civilians" instead.
   This misses civilians killed in battles or shelling not aimed at them, and can count an
   attacker killed in an attack on civilians.
-- Violence type: ACLED codes no UCDP dyads and applies no 25-deaths-a-year threshold, so a
-  battle involving state forces is not thereby UCDP "state-based". Only "Violence against
-  civilians" maps (to "one-sided"); every other event type is "other". ACLED's own types are
-  kept in event_type_original ("Explosions/Remote violence / Air/drone strike").
+- Violence type: every political-violence event type counts, mapped by VIOLENCE_TYPE_RULES
+  (the methods page prints the same rules): "Violence against civilians" is one-sided;
+  "Explosions/Remote violence" aimed at civilians (civilian_targeting) is one-sided too;
+  otherwise a battle or an explosion is state-based when either actor is a state's forces
+  (inter1/inter2 "State forces" or code 1, or an actor named "Military/Police Forces of ...":
+  ACLED codes foreign armies in Syria as "External/Other forces", and UCDP counts any
+  government as a side of state-based conflict) and non-state when neither is. Protests, riots and strategic
+  developments are "other", which the default violence types leave out. ACLED codes no UCDP
+  dyads and applies no 25-deaths-a-year threshold, so these categories are ACLED events sorted
+  into UCDP's three kinds, not UCDP's own coding. ACLED's own types are kept in
+  event_type_original ("Explosions/Remote violence / Air/drone strike").
 - Precision, on the schema's UCDP scale: time_precision 1 (day) -> 1, 2 (week) -> 3,
   3 (month) -> 4; geo_precision 1 (town) -> 1, 2 (near the town / within the district) -> 3,
   3 (province) -> 4. date_start = date_end = event_date.
@@ -82,6 +89,19 @@ REQUIRED = [
 DATE_PRECISION = {1: 1, 2: 3, 3: 4}
 GEO_PRECISION = {1: 1, 2: 3, 3: 4}
 VIOLENCE_AGAINST_CIVILIANS = "Violence against civilians"
+BATTLES, REMOTE_VIOLENCE = "Battles", "Explosions/Remote violence"
+# ACLED event type -> the report's violence type (see the module docstring); the methods page
+# prints these rules, so they are written once, here.
+VIOLENCE_TYPE_RULES = {
+    BATTLES: "state-based when either actor is a state's military or police forces, else non-state",
+    REMOTE_VIOLENCE: "one-sided when ACLED marks it civilian targeting; else as battles",
+    VIOLENCE_AGAINST_CIVILIANS: "one-sided",
+    "Protests": "other (not counted by default)",
+    "Riots": "other (not counted by default)",
+    "Strategic developments": "other (not counted by default)",
+}
+STATE_FORCES_INTER = ("1", "state forces")  # ACLED's inter code for state forces, numeric or as text
+STATE_FORCES_NAME = r"^(?:Military|Police) Forces of "
 CIVILIAN_TARGETING = "Civilian targeting"
 DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y")
 
@@ -170,7 +190,7 @@ def to_events(rows: pd.DataFrame, typed: pd.DataFrame, version: str) -> pd.DataF
         "admin1_original": rows["admin1"], "admin2": rows["admin2"], "place": rows["location"],
         "latitude": typed["latitude"], "longitude": typed["longitude"],
         "geo_precision": typed["geo_precision"].map(GEO_PRECISION).astype("Int64"),
-        "violence_type": violence_types(rows["event_type"]),
+        "violence_type": violence_types(rows),
         "event_type_original": event_type_original(rows),
         "side_a": canonical_actors(rows["actor1"]), "side_b": canonical_actors(rows["actor2"]),
         "side_a_original": rows["actor1"], "side_b_original": rows["actor2"],
@@ -183,9 +203,33 @@ def to_events(rows: pd.DataFrame, typed: pd.DataFrame, version: str) -> pd.DataF
     }, index=rows.index)
 
 
-def violence_types(event_types: pd.Series) -> pd.Series:
-    one_sided = event_types.str.strip() == VIOLENCE_AGAINST_CIVILIANS
-    return pd.Series("other", index=event_types.index, dtype="object").mask(one_sided.fillna(False).astype(bool), "one-sided")
+def violence_types(rows: pd.DataFrame) -> pd.Series:
+    """The report's violence type of each event, by VIOLENCE_TYPE_RULES."""
+    event_type = rows["event_type"].str.strip()
+    fighting = event_type.isin([BATTLES, REMOTE_VIOLENCE])
+    one_sided = (event_type == VIOLENCE_AGAINST_CIVILIANS) | ((event_type == REMOTE_VIOLENCE) & civilian_targeting(rows))
+    kinds = pd.Series("other", index=rows.index, dtype="object")
+    kinds = kinds.mask(fighting & ~state_force_involved(rows), "non-state")
+    kinds = kinds.mask(fighting & state_force_involved(rows), "state-based")
+    return kinds.mask(one_sided.fillna(False).astype(bool), "one-sided")
+
+
+def state_force_involved(rows: pd.DataFrame) -> pd.Series:
+    involved = pd.Series(False, index=rows.index)
+    for inter, actor in (("inter1", "actor1"), ("inter2", "actor2")):
+        if inter in rows.columns:
+            involved |= rows[inter].str.strip().str.lower().isin(STATE_FORCES_INTER).fillna(False).astype(bool)
+        involved |= rows[actor].str.contains(STATE_FORCES_NAME, regex=True).fillna(False).astype(bool)
+    return involved
+
+
+def civilian_targeting(rows: pd.DataFrame) -> pd.Series:
+    """ACLED's own mark of an event aimed at civilians (newer exports); older exports: its type."""
+    if "civilian_targeting" in rows.columns:
+        targeted = rows["civilian_targeting"].str.strip() == CIVILIAN_TARGETING
+    else:
+        targeted = rows["event_type"].str.strip() == VIOLENCE_AGAINST_CIVILIANS
+    return targeted.fillna(False).astype(bool)
 
 
 def event_type_original(rows: pd.DataFrame) -> pd.Series:
@@ -201,11 +245,7 @@ def canonical_actors(actors: pd.Series) -> pd.Series:
 
 
 def civilian_deaths(rows: pd.DataFrame, deaths: pd.Series) -> pd.Series:
-    if "civilian_targeting" in rows.columns:
-        targeted = rows["civilian_targeting"].str.strip() == CIVILIAN_TARGETING
-    else:
-        targeted = rows["event_type"].str.strip() == VIOLENCE_AGAINST_CIVILIANS
-    return deaths.where(targeted.fillna(False).astype(bool), 0)
+    return deaths.where(civilian_targeting(rows), 0)
 
 
 def citations(sources: pd.Series) -> pd.Series:
