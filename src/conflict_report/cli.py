@@ -45,6 +45,15 @@ def _check_render(args) -> int:
     return report_checks.main(args.rest)
 
 
+def _actors(args) -> int:
+    from conflict_report.analysis import views
+
+    counts = views.sides(views.load_events())["actor"].value_counts()
+    for actor, events in counts.items():
+        print(f"{events:>7,}  {actor}")
+    return 0
+
+
 def _serve(args) -> int:
     from conflict_report.report import build as report
 
@@ -73,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-render", help="check a rendered site and PDF (browser, links, ledger numbers)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_check_render)
+    p = sub.add_parser("actors", help="list every actor in the event table (valid values of the actor parameter), most events first")
+    p.set_defaults(func=_actors)
     p = sub.add_parser("serve", help="serve report/_output on 127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_serve)

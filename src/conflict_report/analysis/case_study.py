@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
-from conflict_report.analysis import claims, coverage
+from conflict_report.analysis import claims, coverage, views
 from conflict_report.analysis import tables as report_tables
 from conflict_report.analysis.results import fmt_int
 from conflict_report.data.sources import curated
@@ -75,6 +75,6 @@ def ucdp_year_context(run: Run, year: int) -> Markdown:
         out.deaths(f"ucdp_{year}_{kind}", row[f"{kind}_low"], row[f"{kind}_best"], row[f"{kind}_high"], f"UCDP's published {label} deaths in {year}")
     out.count(f"ucdp_{year}_civilians", row["civilian_deaths"], f"UCDP's published civilian deaths in {year}", "deaths")
     out.text("ucdp_country_year_version", str(row["ucdp_version"]), "version of UCDP's country-year totals")
-    ged = run.events[run.events["source"] == "ucdp_ged"]
-    out.text("ged_coverage", f"{ged['date_start'].min():%-d %B %Y} to {ged['date_end'].max():%-d %B %Y}", "the period the UCDP event file covers")
+    first, last = views.source_spans(run.events, run.parameters.country, ["ucdp_ged"])["ucdp_ged"]
+    out.text("ged_coverage", views.Period(first, last).display, "the period the UCDP event file covers")
     return Markdown(f"UCDP {year}, {run.parameters.country}: {out.values[f'ucdp_{year}_total']['display']} deaths in organised violence.")

@@ -3,6 +3,7 @@ colour-blind-safe palette (Okabe & Ito), PNG at print resolution and a determini
 
 from __future__ import annotations
 
+import io
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on build machines; set before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from conflict_report import atomic  # noqa: E402
 
@@ -20,6 +22,7 @@ PALETTE = {
 }
 VIOLENCE_COLOURS = {"state-based": PALETTE["blue"], "non-state": PALETTE["orange"], "one-sided": PALETTE["vermillion"], "other": PALETTE["grey"]}
 PRINT_DPI = 300
+NOTEBOOK_DPI = 100  # the copy shown in the notebook: readable, and a notebook stays small
 
 
 def apply_house_style() -> None:
@@ -54,11 +57,54 @@ def thousands(axis) -> None:
     axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
+def text_outside_canvas(fig, tolerance: float = 0.5) -> list[str]:
+    """Every drawn text of the figure that reaches past its edges, as 'text' (how far, in
+    pixels at the figure's dpi). Tick labels count only for the ticks the axes draw."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    edge = fig.bbox
+    undrawn = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            drawn = set(map(id, axis._update_ticks()))  # matplotlib's own choice of ticks in view
+            undrawn |= {id(t) for tick in axis.get_major_ticks() + axis.get_minor_ticks() if id(tick) not in drawn
+                        for t in (tick.label1, tick.label2)}
+    problems = []
+    for text in fig.findobj(Text):
+        if id(text) in undrawn or not text.get_visible() or not text.get_text().strip():
+            continue
+        box = text.get_window_extent(renderer)
+        over = max(edge.x0 - box.x0, box.x1 - edge.x1, edge.y0 - box.y0, box.y1 - edge.y1)
+        if over > tolerance:
+            problems.append(f"{text.get_text()!r} ({over:.0f} px past the edge)")
+    return problems
+
+
+def show_in_notebook(fig) -> None:
+    """Display the figure as a PNG in the notebook that runs this (nothing outside IPython).
+    A PNG and its text/plain stand-in only: an HTML output would make Quarto load CDN scripts."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=NOTEBOOK_DPI, metadata={"Software": None})
+    display(Image(data=buffer.getvalue(), format="png"))
+
+
 def save(fig, folder: Path, name: str) -> dict[str, str]:
-    """Write name.png (300 dpi) and name.svg atomically; return their paths relative to folder."""
+    """Write name.png (300 dpi) and name.svg atomically, show the figure in the notebook, and
+    return the files' paths relative to folder. A figure with text past its edges is an error."""
     folder.mkdir(parents=True, exist_ok=True)
     source_lines = max((t.get_text().count("\n") + 1 for t in fig.texts), default=0)
     fig.tight_layout(rect=(0, 0.012 + 0.028 * source_lines * 4.2 / fig.get_figheight(), 1, 1))
+    outside = text_outside_canvas(fig)
+    if outside:
+        plt.close(fig)
+        raise ValueError(f"figure {name}: text reaches past the figure's edge: {'; '.join(outside)}")
     written = {}
     for ext, options in (("png", {"dpi": PRINT_DPI, "metadata": {"Software": None}}),
                          ("svg", {"metadata": {"Date": None, "Creator": None}})):
@@ -66,5 +112,6 @@ def save(fig, folder: Path, name: str) -> dict[str, str]:
         with atomic.atomic_path(target) as tmp:
             fig.savefig(tmp, format=ext, **options)
         written[ext] = target.name
+    show_in_notebook(fig)
     plt.close(fig)
     return written
