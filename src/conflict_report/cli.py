@@ -11,9 +11,20 @@ from conflict_report.errors import PipelineError
 
 
 def _data(args) -> int:
+    import json
+
+    from conflict_report import paths
     from conflict_report.data import build as data_step
 
+    try:
+        previous = json.loads(paths.MANIFEST.read_text(encoding="utf-8")).get("processed_at")
+    except (OSError, ValueError):
+        previous = None
     manifest = data_step.run(force=args.force)
+    if manifest.get("processed_at") == previous:  # nothing rebuilt: one line
+        kept = sum(item.get("rows_kept", 0) for item in manifest["inputs"])
+        print(f"data/processed is up to date ({kept:,} rows kept; inputs and code unchanged)")
+        return 0
     for item in manifest["inputs"]:
         if "rows_read" in item:
             print(f"{item['file_name']}: {item['rows_read']:,} rows read, {item['rows_kept']:,} kept "
