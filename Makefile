@@ -56,8 +56,9 @@ test: $(ENV_READY) ## run the test suite (real data from ../shared/data, see REA
 	$(RUN) curate-check
 	$(PYTHON) -m pytest
 
-serve: $(ENV_READY) ## serve report/_output on http://127.0.0.1:8000 (search works when served)
-	$(RUN) serve
+PORT ?= 8000
+serve: $(ENV_READY) ## serve report/_output on http://127.0.0.1:$(PORT) (PORT=n; search works when served)
+	$(RUN) serve --port $(PORT)
 
 bench: $(ENV_READY) ## run the benchmarks (minutes to hours; see benchmarks/RESULTS.md), never part of make test
 	$(PYTHON) benchmarks/run.py scale

@@ -1,7 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -17,7 +24,7 @@
 
 # %% tags=["parameters"]
 country = "Syria"
-governorate = "Ar-Raqqa"
+governorate = ""  # required: one of the governorates (a wrong or missing name lists them)
 actor = ""
 start = "2016-01-01"
 end = "2019-12-31"

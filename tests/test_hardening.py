@@ -19,7 +19,6 @@ from conftest import DATA_ENV, run_cli
 
 pytestmark = pytest.mark.slow
 RUN = "national"
-SLUG = "overview-syria"
 
 
 def digests(folder: Path, suffixes=(".json", ".csv", ".svg", ".png")) -> dict[str, str]:
@@ -37,7 +36,7 @@ def notebook_without_execution_metadata(path: Path) -> dict:
 
 
 def test_two_clean_runs_give_identical_outputs(swept_project):
-    folder = swept_project / "build" / SLUG
+    folder = swept_project / "build" / RUN
     before, notebook_before = digests(folder), notebook_without_execution_metadata(folder / "overview.ipynb")
     run_cli(["notebooks", "--only", RUN, "--force"], root=swept_project)
     assert digests(folder) == before  # results.json, CSV tables, SVG and PNG figures, byte for byte
@@ -61,7 +60,7 @@ def test_credentials_in_the_environment_never_reach_any_output(swept_project):
 def test_kill_during_the_sweep_keeps_last_good_outputs(swept_project, tmp_path):
     root = tmp_path / "copy"
     shutil.copytree(swept_project, root, symlinks=True)
-    folder = root / "build" / SLUG
+    folder = root / "build" / RUN
     good = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     good_files = digests(folder)
     env = {**os.environ, **DATA_ENV, "CONFLICT_REPORT_ROOT": str(root)}

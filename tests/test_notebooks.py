@@ -16,6 +16,7 @@ from conftest import COUNTRY_YEAR_FILE, DATA_ENV, run_cli
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
+# Each run's folder is build/<run>/; its labels are prefixed with the slug of its parameters.
 SLUGS = {"national": "overview-syria", "gov-dara": "region-profile-syria-dara", "gov-ar-raqqa": "region-profile-syria-ar-raqqa",
          "actor-is": "actor-profile-syria-is", "sources": "sources-syria"}
 
@@ -34,7 +35,7 @@ def swept(swept_project) -> Path:
 
 
 def results(root: Path, run: str) -> dict:
-    return json.loads((root / "build" / SLUGS[run] / "results.json").read_text(encoding="utf-8"))
+    return json.loads((root / "build" / run / "results.json").read_text(encoding="utf-8"))
 
 
 def value(root: Path, run: str, key: str):
@@ -59,7 +60,7 @@ def test_national_totals_match_sql(swept):
 
 
 def test_national_equals_governorates_plus_unknown(swept):
-    table = (swept / "build" / SLUGS["national"] / "tables" / "governorates.csv").read_text(encoding="utf-8").splitlines()
+    table = (swept / "build" / "national" / "tables" / "governorates.csv").read_text(encoding="utf-8").splitlines()
     rows = [line.split(",") for line in table[1:]]
     by_name = {r[0]: int(r[2]) for r in rows}  # admin1, deaths_low, deaths_best, ...
     expected = dict(sql(swept, "select admin1, sum(deaths_best) from events group by admin1"))
@@ -69,8 +70,7 @@ def test_national_equals_governorates_plus_unknown(swept):
     # The 14 governorate runs plus the unknown row add up to the national run.
     governorate_sum = 0
     for run, name in GOVERNORATE_RUNS.items():
-        slug = "region-profile-syria-" + name.lower().replace("'", "").replace(" ", "-")
-        got = json.loads((swept / "build" / slug / "results.json").read_text(encoding="utf-8"))["values"]
+        got = json.loads((swept / "build" / run / "results.json").read_text(encoding="utf-8"))["values"]
         assert got["deaths_best"]["value"] == by_name[name], run
         assert got["share_of_national"]["value"] == pytest.approx(by_name[name] / sum(by_name.values()), abs=1e-6)
         governorate_sum += got["deaths_best"]["value"]
@@ -78,7 +78,7 @@ def test_national_equals_governorates_plus_unknown(swept):
 
 
 def test_monthly_series_spreads_coarse_records_and_sums_to_total(swept):
-    monthly_file = (swept / "build" / SLUGS["national"] / "tables" / "monthly.csv").as_posix()
+    monthly_file = (swept / "build" / "national" / "tables" / "monthly.csv").as_posix()
     with duckdb.connect() as con:
         monthly = dict(con.execute(f"select month, deaths_best from read_csv('{monthly_file}')").fetchall())
     assert list(monthly) == sorted(monthly) and all(len(m) == 7 for m in monthly)
@@ -123,7 +123,7 @@ def test_sources_notebook_compares_with_published_totals(swept):
 
 def test_results_have_no_machine_paths_and_labels_are_prefixed(swept):
     for run, slug in SLUGS.items():
-        folder = swept / "build" / slug
+        folder = swept / "build" / run
         for path in folder.rglob("*"):
             if path.suffix in (".json", ".csv", ".ipynb", ".svg"):
                 text = path.read_text(encoding="utf-8")
@@ -138,26 +138,37 @@ def papermill_cli(root: Path, notebook: str, output: Path, *args: str) -> subpro
                           cwd=output.parent, env=env, capture_output=True, text=True, timeout=600)
 
 
+def build_state(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in (root / "build").rglob("*")}
+
+
 def test_papermill_cli_with_p_and_f_gives_the_same_results(swept, tmp_path):
-    before = (swept / "build" / SLUGS["gov-dara"] / "results.json").read_bytes()
+    """A run by hand gives the sweep's numbers, writes beside its output notebook and says
+    where, and leaves the sweep's build/ untouched."""
+    before = build_state(swept)
     done = papermill_cli(swept, "region_profile", tmp_path / "a.ipynb", "-p", "governorate", "Dar'a")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert (swept / "build" / SLUGS["gov-dara"] / "results.json").read_bytes() == before
+    hand = tmp_path / "run-outputs" / SLUGS["gov-dara"] / "results.json"
+    assert json.loads(hand.read_text(encoding="utf-8")) == results(swept, "gov-dara")
+    assert str(hand.parent) in (tmp_path / "a.ipynb").read_text(encoding="utf-8")  # the notebook says where
     params = tmp_path / "params.yml"
     params.write_text('governorate: "Dar\'a"\nstart: 2017\nend: "2018"\n', encoding="utf-8")
     done = papermill_cli(swept, "region_profile", tmp_path / "b.ipynb", "-f", str(params))
     assert done.returncode == 0, done.stderr[-2000:]
-    years = json.loads((swept / "build" / "region-profile-syria-dara-2017-01-01-2018-12-31" / "results.json").read_text(encoding="utf-8"))
+    assert build_state(swept) == before
+    years = json.loads((tmp_path / "run-outputs" / "region-profile-syria-dara-2017-01-01-2018-12-31" / "results.json").read_text(encoding="utf-8"))
     expected = sql(swept, "select sum(deaths_best) from events where admin1 = 'Dar''a' and year(date_start) in (2017, 2018)")[0][0]
     assert years["values"]["deaths_best"]["value"] == expected
 
 
 def test_default_parameters_from_another_folder_match_the_sweep(swept, tmp_path):
     """A researcher opening the notebook anywhere and running it with its defaults."""
-    before = (swept / "build" / SLUGS["national"] / "results.json").read_bytes()
+    before = build_state(swept)
     done = papermill_cli(swept, "overview", tmp_path / "c.ipynb")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert (swept / "build" / SLUGS["national"] / "results.json").read_bytes() == before
+    hand = tmp_path / "run-outputs" / SLUGS["national"] / "results.json"
+    assert hand.read_bytes() == (swept / "build" / "national" / "results.json").read_bytes()
+    assert build_state(swept) == before
 
 
 @pytest.mark.parametrize("args, message", [
@@ -165,6 +176,13 @@ def test_default_parameters_from_another_folder_match_the_sweep(swept, tmp_path)
     (["-p", "start", "2019", "-p", "end", "2017"], "parameter 'end'"),
     (["-p", "start", "last spring"], "an ISO date such as 2016-01-01"),
     (["-p", "governorate", "__import__('os').system('touch PWNED')"], "not a governorate of Syria"),
+    # A misspelt name would otherwise run the default: papermill only logs "Passed unknown parameter".
+    (["-p", "govenorate", "Aleppo"], "parameter 'govenorate' = 'Aleppo': not a parameter of this notebook (did you mean 'governorate'?)"),
+    # No subject: no default governorate is run in its place.
+    ([], "parameter 'governorate' = '': region_profile needs a governorate"),
+    (["-p", "governorate", "Aleppo", "-p", "start", "2021-01-01", "-p", "end", "2022-12-31"],
+     "no source has events in Syria in this period. Valid values: a period within what the sources cover ("),
+    (["-p", "governorate", "Aleppo", "-p", "start", "2021-01-01", "-p", "end", "2022-12-31"], "UCDP GED: 1 January 2016 to 30 November 2019"),
 ])
 def test_bad_parameters_fail_at_once_with_valid_values(swept, tmp_path, args, message):
     done = papermill_cli(swept, "region_profile", tmp_path / "bad.ipynb", *args)
@@ -172,3 +190,8 @@ def test_bad_parameters_fail_at_once_with_valid_values(swept, tmp_path, args, me
     assert message in done.stderr
     assert "ParameterError" in done.stderr
     assert not (tmp_path / "PWNED").exists() and not (swept / "PWNED").exists()
+    # In the executed notebook the error is the message alone, not a traceback through the package.
+    error = next(o for c in json.loads((tmp_path / "bad.ipynb").read_text(encoding="utf-8"))["cells"]
+                 for o in c.get("outputs", []) if o["output_type"] == "error")
+    assert len(error["traceback"]) == 1 and error["traceback"][0].startswith("ParameterError: parameter ")
+    assert message in error["traceback"][0]

@@ -36,7 +36,7 @@ FOUR_RUNS = {
     "actor-is": {"notebook": "actor_profile", "parameters": {"actor": "IS"}},
 }
 SLUGS = {"national": "overview-syria", "gov-aleppo": "region-profile-syria-aleppo",
-         "gov-dara": "region-profile-syria-dara", "actor-is": "actor-profile-syria-is"}
+         "gov-dara": "region-profile-syria-dara", "actor-is": "actor-profile-syria-is"}  # build/<run>/ holds the run with this slug
 STATUS_LINE = re.compile(r"^(\S+)\s+(ok|failed|skipped)\s+[\d.]+s(?:\s+on \S+ pid (\d+))?$", re.MULTILINE)
 
 real_kernels = pytest.mark.notebooks  # these start real kernels: about 10-30 s each on 2 cores
@@ -195,14 +195,15 @@ def test_first_sweep_executes_every_run_in_the_venv_kernel(swept):
     assert statuses(first) == dict.fromkeys(FOUR_RUNS, "ok")
     assert "4 runs: 4 ok, 0 skipped, 0 failed" in first.stdout
     for name, slug in SLUGS.items():
-        folder = project / "build" / slug
+        folder = project / "build" / name
         results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
         assert results["run"] == slug and results["values"]["events"]["value"] > 0
         assert (folder / ".run-key").exists()
         kernel = json.loads((folder / "kernel.json").read_text(encoding="utf-8"))
         # Not resolved: the venv's python is a symlink to the base interpreter.
         assert Path(kernel["python"]).parent == Path(sys.executable).parent, "the kernel is not the venv's Python"
-    aleppo = json.loads((project / "build" / SLUGS["gov-aleppo"] / "results.json").read_text(encoding="utf-8"))
+    assert sorted(p.name for p in (project / "build").iterdir() if p.is_dir()) == sorted(FOUR_RUNS)
+    aleppo = json.loads((project / "build" / "gov-aleppo" / "results.json").read_text(encoding="utf-8"))
     assert aleppo["parameters"]["governorate"] == "Aleppo"
 
 
@@ -211,22 +212,31 @@ def test_second_sweep_skips_and_a_changed_run_reruns_alone(swept):
     project, _ = swept
     before = output_times(project)
     second = sweep_cli(project, env={"PYTHONPROFILEIMPORTTIME": "1"})
-    assert statuses(second) == dict.fromkeys(FOUR_RUNS, "skipped"), second.stdout
+    assert second.stdout.splitlines() == ["4 runs: 0 ok, 4 skipped, 0 failed (nothing changed)"], second.stdout
     assert output_times(project) == before
     imported = {line.split("|")[-1].strip() for line in second.stderr.splitlines() if line.startswith("import time:")}
     assert not imported & {"pandas", "papermill", "matplotlib", "nbformat"}, "the no-op sweep imported heavy modules"
 
     changed = {**FOUR_RUNS, "gov-aleppo": {"notebook": "region_profile", "parameters": {"governorate": "Aleppo", "start": "2017-01-01"}}}
     third = sweep_cli(project, changed)
-    assert statuses(third) == {"national": "skipped", "gov-aleppo": "ok", "gov-dara": "skipped", "actor-is": "skipped"}
-    assert (project / "build" / "region-profile-syria-aleppo-2017-01-01-2019-12-31" / "results.json").exists()
-    assert {k: v for k, v in output_times(project).items() if k in before} == before
+    assert statuses(third) == {"gov-aleppo": "ok"}, third.stdout  # skipped runs are only counted
+    assert "4 runs: 1 ok, 3 skipped, 0 failed" in third.stdout
+    aleppo = json.loads((project / "build" / "gov-aleppo" / "results.json").read_text(encoding="utf-8"))
+    assert aleppo["parameters"]["start"] == "2017-01-01"
+    assert {k: v for k, v in output_times(project).items() if not k.startswith("build/gov-aleppo/")} == \
+        {k: v for k, v in before.items() if not k.startswith("build/gov-aleppo/")}
+
+    # A run taken out of the runs file loses its folder, so the report cannot quote it.
+    fewer = {k: v for k, v in changed.items() if k != "gov-dara"}
+    fourth = sweep_cli(project, fewer)
+    assert "removed the build folders of runs no longer in the runs file: gov-dara" in fourth.stdout
+    assert not (project / "build" / "gov-dara").exists()
 
 
 @real_kernels
 def test_executed_notebook_is_tidied_for_the_report(swept):
     project, _ = swept
-    path = project / "build" / "region-profile-syria-aleppo" / "region_profile.ipynb"
+    path = project / "build" / "gov-aleppo" / "region_profile.ipynb"
     text = path.read_text(encoding="utf-8")
     notebook = nbformat.reads(text, as_version=4)
     sources = [c.source for c in notebook.cells]
@@ -237,7 +247,7 @@ def test_executed_notebook_is_tidied_for_the_report(swept):
     assert len(injected) == 1 and "remove-cell" in injected[0].metadata.tags
     assert 'governorate = "Aleppo"' in injected[0].source
     assert notebook.metadata.papermill.input_path == "sweep-notebooks/region_profile.ipynb"
-    assert notebook.metadata.papermill.output_path == "build/region-profile-syria-aleppo/region_profile.ipynb"
+    assert notebook.metadata.papermill.output_path == "build/gov-aleppo/region_profile.ipynb"
     assert_no_machine_paths(text, project)
     assert not list(path.parent.glob(".*.tmp")), "a temporary notebook was left behind"
 
@@ -250,7 +260,7 @@ def test_failing_runs_do_not_stop_the_others(project):
     result = sweep_cli(project, runs)
     assert result.returncode == 1
     assert statuses(result) == {"national": "ok", "gov-narnia": "failed", "actor-narnia": "failed"}
-    assert (project / "build" / "overview-syria" / "results.json").exists()
+    assert (project / "build" / "national" / "results.json").exists()
     lines = result.stdout.splitlines()
     assert "3 runs: 1 ok, 0 skipped, 2 failed" in lines
 
@@ -264,7 +274,7 @@ def test_failing_runs_do_not_stop_the_others(project):
     actor = lines.index(next(line for line in lines if line.startswith("FAILED actor-narnia: ")))
     assert lines[actor].startswith("FAILED actor-narnia: ParameterError: parameter 'actor' = 'Narnia Liberation Front': "
                                    "not an actor in the event table. Valid values: ")
-    executed = "build/actor-profile-syria-narnia-liberation-front/actor_profile.ipynb"
+    executed = "build/actor-narnia/actor_profile.ipynb"
     assert lines[actor + 1].strip() == executed
     text = (project / executed).read_text(encoding="utf-8")
     assert "ParameterError" in text and "papermill-error-cell" in text
@@ -278,9 +288,9 @@ def test_code_change_and_data_change_each_rerun_every_run(project, tmp_path):
     runs = {k: FOUR_RUNS[k] for k in ("national", "actor-is")}
     first = sweep_cli(project, runs)
     assert statuses(first) == {"national": "ok", "actor-is": "ok"}, first.stdout + first.stderr
-    kernel = json.loads((project / "build" / "overview-syria" / "kernel.json").read_text(encoding="utf-8"))
+    kernel = json.loads((project / "build" / "national" / "kernel.json").read_text(encoding="utf-8"))
     assert Path(kernel["package"]).resolve().is_relative_to((project / "src").resolve()), "the kernel ignored PYTHONPATH"
-    assert statuses(sweep_cli(project)) == {"national": "skipped", "actor-is": "skipped"}
+    assert "2 runs: 0 ok, 2 skipped, 0 failed" in sweep_cli(project).stdout
 
     # A comment edited in the package the CLI and kernels import.
     schema = project / "src" / "conflict_report" / "data" / "schema.py"
@@ -310,8 +320,8 @@ def test_dask_cluster_executes_the_runs_on_its_workers(project):
     assert statuses(result) == dict.fromkeys(FOUR_RUNS, "ok")
     executed_by = {int(m[3]) for m in STATUS_LINE.finditer(result.stdout)}
     assert executed_by == worker_pids, f"runs executed by {executed_by}, workers are {worker_pids}"
-    for slug in SLUGS.values():
-        assert (project / "build" / slug / "results.json").exists()
-        assert (project / "build" / slug / ".run-key").exists()
-        kernel = json.loads((project / "build" / slug / "kernel.json").read_text(encoding="utf-8"))
+    for name in FOUR_RUNS:
+        assert (project / "build" / name / "results.json").exists()
+        assert (project / "build" / name / ".run-key").exists()
+        kernel = json.loads((project / "build" / name / "kernel.json").read_text(encoding="utf-8"))
         assert Path(kernel["package"]).resolve().is_relative_to((project / "src").resolve())

@@ -14,6 +14,12 @@ def _data(args) -> int:
     from conflict_report.data import build as data_step
 
     step = data_step.run(force=args.force)
+    if not step.rebuilt:  # nothing rebuilt: one line
+        kept = sum(item.get("rows_kept", 0) for item in step.manifest["inputs"])
+        absent = ", ".join(a["variable"] for a in step.resolved.absent)
+        print(f"data/processed is up to date ({kept:,} rows kept; inputs and code unchanged"
+              + (f"; absent: {absent}" if absent else "") + ")")
+        return 0
     for line in step.notes():
         print(line)
     for item in step.manifest["inputs"]:
@@ -47,6 +53,15 @@ def _check_render(args) -> int:
     return report_checks.main(args.rest)
 
 
+def _actors(args) -> int:
+    from conflict_report.analysis import views
+
+    counts = views.sides(views.load_events())["actor"].value_counts()
+    for actor, events in counts.items():
+        print(f"{events:>7,}  {actor}")
+    return 0
+
+
 def _serve(args) -> int:
     from conflict_report.report import build as report
 
@@ -75,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-render", help="check a rendered site and PDF (browser, links, ledger numbers)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_check_render)
+    p = sub.add_parser("actors", help="list every actor in the event table (valid values of the actor parameter), most events first")
+    p.set_defaults(func=_actors)
     p = sub.add_parser("serve", help="serve report/_output on 127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_serve)

@@ -31,6 +31,11 @@ class ParameterError(PipelineError, ValueError):
             message += f". Valid values: {valid}"
         super().__init__(message)
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython (a notebook, papermill) shows this instead of the traceback: the message is
+        what a researcher acts on, and the frames inside the package would bury it."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class DownloadError(PipelineError):
     """A default download failed (typically offline); the message says which variable to set."""

@@ -3,8 +3,11 @@ data, select the run's events, and record what every report page quotes about th
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import difflib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from conflict_report.analysis.params import RunParameters, check_parameters
 from conflict_report.analysis.results import RunOutputs
 from conflict_report.data import build as data_step
 from conflict_report.data import geo, normalise
+from conflict_report.errors import ParameterError
 
 LICENCES = {"ucdp_ged": "CC BY 4.0", "acled": "ACLED terms of use", "curated": "see citations"}
 
@@ -28,6 +32,7 @@ class Run:
     selected: pd.DataFrame  # the countable events this run covers
     outputs: RunOutputs
     manifest: dict
+    period: analysis.Period  # the parameters' period clipped to what the sources cover
 
     @property
     def source_line(self) -> str:
@@ -70,13 +75,72 @@ class Run:
         return geo.load_areas(path) if path.exists() else None
 
 
+PAPERMILL_INJECTED_HEADER = "# Parameters"  # the first line of the cell papermill injects
+
+
+def unknown_parameter_names(executed_cells: list[str]) -> tuple[list[str], list[str]]:
+    """The names papermill injected that the notebook's parameters cell does not define, and
+    the names it does define. papermill only logs "Passed unknown parameter" and runs on with
+    the defaults, so a misspelt name would silently run the default subject.
+
+    `executed_cells` are the sources of the cells run so far, in order (IPython's `In`); the
+    injected cell is the last one that starts with papermill's header, the parameters cell
+    the one executed just before it."""
+    injected = [i for i, source in enumerate(executed_cells) if source.lstrip().startswith(PAPERMILL_INJECTED_HEADER)]
+    if not injected or injected[-1] == 0:
+        return [], []
+    given, declared = (_assigned_names(executed_cells[i]) for i in (injected[-1], injected[-1] - 1))
+    return [name for name in given if name not in declared], declared
+
+
+def _assigned_names(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+
+
+def check_injected_names() -> None:
+    """Fail on a parameter name the notebook does not have (inside IPython; a no-op elsewhere)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    unknown, declared = unknown_parameter_names(list(shell.user_ns.get("In", [])))
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], declared, n=1)
+        raise ParameterError(unknown[0], shell.user_ns.get(unknown[0]),
+                             "not a parameter of this notebook" + (f" (did you mean '{near[0]}'?)" if near else ""),
+                             ", ".join(declared))
+
+
+RUN_DIR_VARIABLE = "CONFLICT_REPORT_RUN_DIR"  # set by the sweep to build/<run>/ for each of its runs
+HAND_RUNS = "run-outputs"
+
+
+def output_folder(parameters: RunParameters) -> Path:
+    """Where a run writes: the folder the sweep names; a run by hand (JupyterLab, papermill)
+    writes to run-outputs/<slug>/ under its working directory, never into the sweep's build/."""
+    given = os.environ.get(RUN_DIR_VARIABLE, "").strip()
+    return Path(given).resolve() if given else Path.cwd().resolve() / HAND_RUNS / parameters.slug
+
+
 def start(notebook: str, **raw) -> Run:
     """Check parameters (valid values taken from the data itself) and select the run's events."""
+    check_injected_names()
     events = analysis.load_events()
     parameters = check_parameters(notebook, known_actors=analysis.known_actors(events),
                                   known_countries=sorted(events["country"].dropna().unique()), **raw)
+    period = analysis.covered_period(events, parameters)
     manifest = json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
-    run = Run(parameters, events, analysis.select(events, parameters), RunOutputs(parameters), manifest)
+    folder = output_folder(parameters)
+    if not os.environ.get(RUN_DIR_VARIABLE):
+        print(f"A run by hand: figures, tables and results.json go to {folder} (the sweep's runs write to build/<run>/).")
+    run = Run(parameters, events, analysis.select(events, parameters), RunOutputs(parameters, folder), manifest, period)
     record_data_facts(run)
     return run
 
@@ -94,8 +158,12 @@ def record_data_facts(run: Run) -> None:
         out.count(key, value, key.replace("_", " "), "deaths" if key.startswith("deaths") else "events")
     if len(frame):
         out.text("first_event_date", frame["date_start"].min().strftime("%Y-%m-%d"), "start date of the first event")
-        out.text("last_event_date", frame["date_end"].max().strftime("%Y-%m-%d"), "end date of the last event")
-    out.text("period", f"{run.parameters.start:%-d %B %Y} to {run.parameters.end:%-d %B %Y}", "the period the run covers")
+    period = run.period
+    out.text("period", period.display, "the period the run covers: its parameters clipped to what the sources cover")
+    out.text("period_start", analysis.long_date(period.start), "the first day of the run's period")
+    out.text("period_end", analysis.long_date(period.end), "the last day of the run's period")
+    for year in range(period.start.year, period.end.year + 1):
+        out.text(f"year_{year}", period.year_label(year), f"{year}, with the part of it the period covers when not all of it")
     for item in run.manifest.get("inputs", []):
         out.text(f"version_{item['name'].replace(':', '_').replace('.', '_')}", item["dataset_version"], f"version of input {item['file_name']}")
     out.text("source_line", run.source_line, "the source line under every figure")

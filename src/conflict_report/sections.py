@@ -12,19 +12,26 @@ from conflict_report.data.schema import UNKNOWN_ADMIN1
 from conflict_report.run import Run
 
 
+def shown_table(shown) -> Markdown:
+    """A table as the notebook shows it, with the note on marked rows when it has any."""
+    note = report_tables.inconsistent_note(shown)
+    return Markdown(report_tables.markdown(shown) + (f"\n{note}\n" if note else ""))
+
+
 def monthly(run: Run) -> None:
-    table = analysis.monthly(run.selected)
-    run.outputs.save_table("monthly", table, "Deaths per month (low, best, high); month- and year-level records spread over their days")
-    fig, alt = plots.monthly_deaths(table, f"Deaths per month in organised violence, {run.scope}", run.source_line)
-    run.outputs.save_figure(fig, "monthly", f"Deaths per month in organised violence, {run.scope}: best estimate with the low–high range. "
-                            "Records dated only to a month or a year (orange) are spread evenly over their days.", alt)
+    table = analysis.monthly(run.selected, run.period)
+    run.outputs.save_table("monthly", table, "Deaths per month (low, best, high); month- and year-level records spread over their days "
+                           "within the period; partial: a month the period covers only in part")
+    fig, alt = plots.monthly_deaths(table, f"Deaths per month in organised violence, {run.scope}", run.source_line, run.period)
+    run.outputs.save_figure(fig, "monthly", f"Deaths per month in organised violence, {run.scope}, {run.period.display}: best estimate "
+                            "with the low–high range. Records dated only to a month or a year (orange) are spread evenly over their days.", alt)
 
 
 def by_year_and_type(run: Run) -> None:
     table = analysis.by_year_and_type(run.selected)
     run.outputs.save_table("by_year_type", table, "Deaths per year and type of violence (low, best, high, civilians) and events")
-    fig, alt = plots.deaths_by_year_and_type(table, f"Deaths per year by type of violence, {run.scope}", run.source_line)
-    run.outputs.save_figure(fig, "by_year_type", f"Deaths per year by type of violence, {run.scope} (best estimate); "
+    fig, alt = plots.deaths_by_year_and_type(table, f"Deaths per year by type of violence, {run.scope}", run.source_line, run.period)
+    run.outputs.save_figure(fig, "by_year_type", f"Deaths per year by type of violence, {run.scope}, {run.period.display} (best estimate); "
                             "whiskers show the low–high range of each year's total.", alt)
     for year, part in table.groupby("year"):
         run.outputs.deaths(f"deaths_{year}", part["deaths_low"].sum(), part["deaths_best"].sum(), part["deaths_high"].sum(), f"deaths in {year}")
@@ -36,8 +43,9 @@ def by_year_and_type(run: Run) -> None:
 def civilians(run: Run) -> None:
     table = analysis.civilians_by_year(run.selected)
     run.outputs.save_table("civilians_by_year", table, "Civilian deaths and all deaths (best) per year")
-    fig, alt = plots.civilian_deaths(table, f"Civilian deaths per year, {run.scope}", run.source_line)
-    run.outputs.save_figure(fig, "civilians", f"Civilian deaths within all deaths per year, {run.scope} (best estimates), with the civilian share.", alt)
+    fig, alt = plots.civilian_deaths(table, f"Civilian deaths per year, {run.scope}", run.source_line, run.period)
+    run.outputs.save_figure(fig, "civilians", f"Civilian deaths within all deaths per year, {run.scope}, {run.period.display} "
+                            "(best estimates), with the civilian share.", alt)
 
 
 def ranked(run: Run, column: str, label: str, plural: str, highlight: str | None = None, frame=None) -> Markdown:
@@ -56,17 +64,19 @@ def ranked(run: Run, column: str, label: str, plural: str, highlight: str | None
         top = named.iloc[0]
         run.outputs.text(f"top_{name}", top[column], f"the {label} with the most deaths (best estimate)")
         run.outputs.deaths(f"top_{name}_deaths", top["deaths_low"], top["deaths_best"], top["deaths_high"], f"deaths in the {label} with the most deaths")
-    return Markdown(report_tables.markdown(report_tables.ranked_for_display(table, column, label.capitalize())))
+    return shown_table(report_tables.ranked_for_display(table, column, label.capitalize()))
 
 
 def deadliest(run: Run) -> Markdown:
     table = analysis.deadliest(run.selected)
     run.outputs.save_table("deadliest", table, "The deadliest single events (best estimate, with range)")
-    return Markdown(report_tables.markdown(report_tables.deadliest_for_display(table)))
+    return shown_table(report_tables.deadliest_for_display(table))
 
 
 def event_map(run: Run, highlight_pcode: str | None = None) -> None:
-    fig, alt, not_drawn = plots.event_map(run.selected, run.admin_areas(1), f"Events of organised violence, {run.scope}", run.source_line, highlight_pcode)
+    fig, alt, drawn, not_drawn = plots.event_map(run.selected, run.admin_areas(1), f"Events of organised violence, {run.scope}",
+                                                 run.source_line, highlight_pcode)
+    run.outputs.count("events_mapped", drawn, "events located to the district or better (drawn on the map)")
     run.outputs.count("events_not_mapped", not_drawn, "events located only to a governorate, region or the country (not drawn)")
     run.outputs.save_figure(fig, "map", f"Events of organised violence, {run.scope}, located to the district or better and sized by deaths "
                             f"(best estimate); {not_drawn:,} events located more coarsely are not drawn.", alt)
@@ -81,4 +91,4 @@ def opponents(run: Run) -> Markdown:
                             "(best estimate, with the low–high range).", alt)
     if len(table):
         run.outputs.text("main_opponent", table.iloc[0]["opponent"], "the opponent in the deadliest fighting (best estimate)")
-    return Markdown(report_tables.markdown(report_tables.ranked_for_display(top, "opponent", "Opponent")))
+    return shown_table(report_tables.ranked_for_display(top, "opponent", "Opponent"))

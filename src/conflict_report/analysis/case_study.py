@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
-from conflict_report.analysis import claims, coverage
+from conflict_report.analysis import claims, coverage, views
 from conflict_report.analysis import tables as report_tables
 from conflict_report.analysis.results import fmt_int
 from conflict_report.data.sources import curated
@@ -85,7 +85,6 @@ def ucdp_year_context(run: Run, year: int) -> Markdown:
 
 
 def _ged_coverage(run: Run) -> None:
-    ged = run.events[run.events["source"] == "ucdp_ged"]
-    coverage_text = (f"{ged['date_start'].min():%-d %B %Y} to {ged['date_end'].max():%-d %B %Y}" if len(ged)
-                     else "not available: set UCDP_GED to UCDP's event file")
+    spans = views.source_spans(run.events, run.parameters.country, ["ucdp_ged"])
+    coverage_text = views.Period(*spans["ucdp_ged"]).display if "ucdp_ged" in spans else "not available: set UCDP_GED to UCDP's event file"
     run.outputs.text("ged_coverage", coverage_text, "the period the UCDP event file covers")

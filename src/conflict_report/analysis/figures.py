@@ -3,6 +3,7 @@ colour-blind-safe palette (Okabe & Ito), PNG at print resolution and a determini
 
 from __future__ import annotations
 
+import io
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on build machines; set before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from conflict_report import atomic  # noqa: E402
 
@@ -20,6 +22,7 @@ PALETTE = {
 }
 VIOLENCE_COLOURS = {"state-based": PALETTE["blue"], "non-state": PALETTE["orange"], "one-sided": PALETTE["vermillion"], "other": PALETTE["grey"]}
 PRINT_DPI = 300
+NOTEBOOK_DPI = 100  # the copy shown in the notebook: readable, and a notebook stays small
 
 
 def apply_house_style() -> None:
@@ -54,11 +57,78 @@ def thousands(axis) -> None:
     axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
+def _drawn_texts(fig) -> list[Text]:
+    """The texts the figure draws; tick labels only for the ticks the axes draw."""
+    fig.canvas.draw()
+    undrawn = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            drawn = set(map(id, axis._update_ticks()))  # matplotlib's own choice of ticks in view
+            undrawn |= {id(t) for tick in axis.get_major_ticks() + axis.get_minor_ticks() if id(tick) not in drawn
+                        for t in (tick.label1, tick.label2)}
+    return [t for t in fig.findobj(Text) if id(t) not in undrawn and t.get_visible() and t.get_text().strip()]
+
+
+def _overflow(fig) -> list[tuple[Text, dict[str, float]]]:
+    """Per drawn text, how many pixels it reaches past each edge of the canvas."""
+    renderer, edge = fig.canvas.get_renderer(), fig.bbox
+    result = []
+    for text in _drawn_texts(fig):
+        box = text.get_window_extent(renderer)
+        result.append((text, {"left": edge.x0 - box.x0, "right": box.x1 - edge.x1, "bottom": edge.y0 - box.y0, "top": box.y1 - edge.y1}))
+    return result
+
+
+def text_outside_canvas(fig, tolerance: float = 0.5) -> list[str]:
+    """Every drawn text of the figure that reaches past its edges, as 'text' (how far, in
+    pixels at the figure's dpi)."""
+    return [f"{text.get_text()!r} ({max(sides.values()):.0f} px past the {max(sides, key=sides.get)} edge)"
+            for text, sides in _overflow(fig) if max(sides.values()) > tolerance]
+
+
+def fit_inside(fig, margin: float = 3.0, rounds: int = 3) -> None:
+    """Shrink the axes until every text is inside the canvas. tight_layout misses a title
+    above an axes whose aspect is fixed (maps) and a title that wraps only when drawn."""
+    for _ in range(rounds):
+        over = {side: max([0.0, *(sides[side] for _, sides in _overflow(fig))]) for side in ("left", "right", "bottom", "top")}
+        if max(over.values()) <= 0.5:
+            return
+        width, height = fig.bbox.width, fig.bbox.height
+        for ax in fig.axes:
+            box = ax.get_position(original=True)
+            x0 = box.x0 + (over["left"] + margin) / width if over["left"] > 0.5 else box.x0
+            x1 = box.x1 - (over["right"] + margin) / width if over["right"] > 0.5 else box.x1
+            y0 = box.y0 + (over["bottom"] + margin) / height if over["bottom"] > 0.5 else box.y0
+            y1 = box.y1 - (over["top"] + margin) / height if over["top"] > 0.5 else box.y1
+            ax.set_position([x0, y0, x1 - x0, y1 - y0])
+
+
+def show_in_notebook(fig) -> None:
+    """Display the figure as a PNG in the notebook that runs this (nothing outside IPython).
+    A PNG and its text/plain stand-in only: an HTML output would make Quarto load CDN scripts."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=NOTEBOOK_DPI, metadata={"Software": None})
+    display(Image(data=buffer.getvalue(), format="png"))
+
+
 def save(fig, folder: Path, name: str) -> dict[str, str]:
-    """Write name.png (300 dpi) and name.svg atomically; return their paths relative to folder."""
+    """Write name.png (300 dpi) and name.svg atomically, show the figure in the notebook, and
+    return the files' paths relative to folder. A figure with text past its edges is an error."""
     folder.mkdir(parents=True, exist_ok=True)
     source_lines = max((t.get_text().count("\n") + 1 for t in fig.texts), default=0)
     fig.tight_layout(rect=(0, 0.012 + 0.028 * source_lines * 4.2 / fig.get_figheight(), 1, 1))
+    fit_inside(fig)
+    outside = text_outside_canvas(fig)
+    if outside:
+        plt.close(fig)
+        raise ValueError(f"figure {name}: text reaches past the figure's edge: {'; '.join(outside)}")
     written = {}
     for ext, options in (("png", {"dpi": PRINT_DPI, "metadata": {"Software": None}}),
                          ("svg", {"metadata": {"Date": None, "Creator": None}})):
@@ -66,5 +136,6 @@ def save(fig, folder: Path, name: str) -> dict[str, str]:
         with atomic.atomic_path(target) as tmp:
             fig.savefig(tmp, format=ext, **options)
         written[ext] = target.name
+    show_in_notebook(fig)
     plt.close(fig)
     return written

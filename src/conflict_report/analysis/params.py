@@ -90,9 +90,19 @@ def check_actor(value: object, known_actors: list[str] | None) -> str | None:
         return None
     canonical = normalise.canonical_actor(text) or text
     if known_actors is not None and canonical not in known_actors:
-        raise ParameterError("actor", value, "not an actor in the event table",
-                             "; ".join(known_actors[:40]) + ("; ..." if len(known_actors) > 40 else ""))
+        raise ParameterError("actor", value, "not an actor in the event table", actor_choices(known_actors))
     return canonical
+
+
+ACTORS_SHOWN = 40
+ACTORS_COMMAND = "python -m conflict_report actors"
+
+
+def actor_choices(known_actors: list[str]) -> str:
+    """The most active actors, and the command that prints all of them when there are more."""
+    shown = "; ".join(known_actors[:ACTORS_SHOWN])
+    rest = len(known_actors) - ACTORS_SHOWN
+    return shown + (f" (the {ACTORS_SHOWN} most active of {len(known_actors)}; `{ACTORS_COMMAND}` lists them all)" if rest > 0 else "")
 
 
 def check_parameters(notebook: str, country: object = "Syria", governorate: object = None, actor: object = None,
@@ -119,7 +129,7 @@ def check_parameters(notebook: str, country: object = "Syria", governorate: obje
     if notebook == "region_profile" and parameters.governorate is None:
         raise ParameterError("governorate", governorate, "region_profile needs a governorate", "; ".join(normalise.governorate_names(country_text)))
     if notebook == "actor_profile" and parameters.actor is None:
-        raise ParameterError("actor", actor, "actor_profile needs an actor", "; ".join((known_actors or [])[:40]))
+        raise ParameterError("actor", actor, "actor_profile needs an actor", actor_choices(known_actors or []) or f"see `{ACTORS_COMMAND}`")
     return RunParameters(**{**parameters.as_dict(), "start": start_date, "end": end_date,
                             "sources": parameters.sources, "violence_types": parameters.violence_types,
                             "slug": slug(parameters)})

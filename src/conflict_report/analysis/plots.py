@@ -11,7 +11,9 @@ from matplotlib.collections import PolyCollection
 from conflict_report.analysis import figures
 from conflict_report.analysis.figures import PALETTE, VIOLENCE_COLOURS, thousands
 from conflict_report.analysis.results import fmt_int
+from conflict_report.analysis.views import Period, no_value_label
 from conflict_report.data import geo
+from conflict_report.data.schema import UNKNOWN_ADMIN1
 
 figures.apply_house_style()
 
@@ -25,17 +27,21 @@ def whiskers(best, low, high) -> list:
 
 
 def _finish(fig, ax, title: str, ylabel: str, source: str, xlabel: str = "") -> None:
-    ax.set_title(title)
+    ax.set_title(title, wrap=True)  # a long actor's name must not run off the canvas
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel)
     figures.add_source_line(fig, source)
 
 
-def monthly_deaths(table: pd.DataFrame, title: str, source: str):
+def monthly_deaths(table: pd.DataFrame, title: str, source: str, period: Period):
     """Best estimate per month with the low-high band; the part from month- or year-level
-    records (spread over their days) shaded apart so a reader sees how much is spread."""
+    records (spread over their days) shaded apart so a reader sees how much is spread. A month
+    the period covers only in part is hatched, so its lower count does not read as a fall."""
     fig, ax = plt.subplots()
     months = pd.to_datetime(table["month"])
+    for i, month in enumerate(months[table["partial"].to_numpy(dtype=bool)]):
+        ax.axvspan(month - pd.Timedelta(days=15), month + pd.Timedelta(days=15), facecolor="none", edgecolor="#999999",
+                   hatch="///", linewidth=0, label="month covered only in part" if i == 0 else None)
     ax.fill_between(months, table["deaths_low"], table["deaths_high"], color=PALETTE["sky"], alpha=0.45, linewidth=0, label="low–high range", step="mid")
     ax.step(months, table["deaths_best"], where="mid", color=PALETTE["blue"], linewidth=1.6, label="best estimate")
     ax.fill_between(months, 0, table["deaths_best_coarse"], color=PALETTE["orange"], alpha=0.55, linewidth=0, step="mid",
@@ -45,13 +51,15 @@ def monthly_deaths(table: pd.DataFrame, title: str, source: str):
     ax.legend(loc="upper right", fontsize=8)
     _finish(fig, ax, title, "Deaths per month", source, "Month")
     peak = table.loc[table["deaths_best"].idxmax()] if len(table) else None
-    alt = (f"Line chart of deaths per month from {table['month'].iloc[0]} to {table['month'].iloc[-1]}: "
+    partial = table.loc[table["partial"].astype(bool), "month"].tolist()
+    alt = (f"Line chart of deaths per month, {period.display}: "
            f"best estimate with a shaded low-high band. The deadliest month is {peak['month']} with about "
-           f"{fmt_int(peak['deaths_best'])} deaths (best estimate)." if peak is not None else "No events in the period.")
+           f"{fmt_int(peak['deaths_best'])} deaths (best estimate)."
+           + (f" Covered only in part: {', '.join(partial)}." if partial else "") if peak is not None else "No events in the period.")
     return fig, alt
 
 
-def deaths_by_year_and_type(table: pd.DataFrame, title: str, source: str):
+def deaths_by_year_and_type(table: pd.DataFrame, title: str, source: str, period: Period):
     fig, ax = plt.subplots()
     pivot = table.pivot_table(index="year", columns="violence_type", values="deaths_best", aggfunc="sum", fill_value=0)
     low = table.groupby("year")["deaths_low"].sum()
@@ -63,27 +71,27 @@ def deaths_by_year_and_type(table: pd.DataFrame, title: str, source: str):
         bottom += pivot[kind].to_numpy()
     ax.errorbar(x, bottom, yerr=whiskers(bottom, low, high), fmt="none", ecolor="#333333",
                 capsize=4, linewidth=1, label="low–high range (all types)")
-    ax.set_xticks(x, [str(y) for y in pivot.index])
+    ax.set_xticks(x, [period.year_tick(y) for y in pivot.index])
     thousands(ax.yaxis)
     ax.legend(fontsize=8)
     _finish(fig, ax, title, "Deaths (best estimate)", source, "Year")
-    parts = "; ".join(f"{year}: {fmt_int(total)}" for year, total in zip(pivot.index, bottom))
+    parts = "; ".join(f"{period.year_label(year)}: {fmt_int(total)}" for year, total in zip(pivot.index, bottom))
     alt = f"Stacked bars of deaths per year by type of violence (best estimate), with low-high ranges. Totals per year: {parts}."
     return fig, alt
 
 
-def civilian_deaths(table: pd.DataFrame, title: str, source: str):
+def civilian_deaths(table: pd.DataFrame, title: str, source: str, period: Period):
     fig, ax = plt.subplots()
     x = np.arange(len(table))
     ax.bar(x, table["deaths_best"], color="#cccccc", width=0.65, label="all deaths (best estimate)")
     ax.bar(x, table["deaths_civilians"], color=PALETTE["vermillion"], width=0.65, label="civilian deaths")
     for i, row in table.reset_index(drop=True).iterrows():
         ax.annotate(f"{100 * row['civilian_share_of_best']:.0f}% civilian", (i, row["deaths_best"]), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
-    ax.set_xticks(x, [str(y) for y in table["year"]])
+    ax.set_xticks(x, [period.year_tick(y) for y in table["year"]])
     thousands(ax.yaxis)
     ax.legend(fontsize=8, loc="upper right")
     _finish(fig, ax, title, "Deaths", source, "Year")
-    parts = "; ".join(f"{r.year}: {fmt_int(r.deaths_civilians)} of {fmt_int(r.deaths_best)}" for r in table.itertuples())
+    parts = "; ".join(f"{period.year_label(r.year)}: {fmt_int(r.deaths_civilians)} of {fmt_int(r.deaths_best)}" for r in table.itertuples())
     alt = f"Bars of civilian deaths within all deaths (best estimate) per year. Civilian deaths of all deaths: {parts}."
     return fig, alt
 
@@ -91,7 +99,7 @@ def civilian_deaths(table: pd.DataFrame, title: str, source: str):
 def ranked_bars(table: pd.DataFrame, column: str, title: str, source: str, unit_label: str, highlight: str | None = None):
     """Horizontal bars, deadliest on top, with low-high whiskers; the unknown row in grey."""
     table = table.iloc[::-1].copy()
-    table[column] = table[column].replace({"Unknown": f"No {unit_label} given"})
+    table[column] = table[column].replace({UNKNOWN_ADMIN1: no_value_label(unit_label)})
     fig, ax = plt.subplots(figsize=(7.5, max(2.6, 0.32 * len(table) + 1.2)))
     colours = [PALETTE["grey"] if name.startswith("No ") else (PALETTE["vermillion"] if name == highlight else PALETTE["blue"]) for name in table[column]]
     y = np.arange(len(table))
@@ -147,9 +155,9 @@ def event_map(frame: pd.DataFrame, areas: geo.Areas | None, title: str, source: 
     for spine in ax.spines.values():
         spine.set_visible(False)
     credit = f"{source}. {geo.BOUNDARIES_ATTRIBUTION}\n{geo.BOUNDARIES_DISCLAIMER}"
-    ax.set_title(title)
+    ax.set_title(title, wrap=True)
     figures.add_source_line(fig, credit)
     alt = (f"Map of {fmt_int(len(drawn))} events located to the district or better, drawn as circles sized by deaths on "
            f"the governorate boundaries; {fmt_int(len(frame) - len(drawn))} events located only to a governorate, "
            f"region or the country are not drawn.")
-    return fig, alt, len(frame) - len(drawn)
+    return fig, alt, len(drawn), len(frame) - len(drawn)

@@ -26,9 +26,9 @@ def fmt_share(value: float) -> str:
 
 
 class RunOutputs:
-    def __init__(self, parameters: RunParameters, build_dir: Path | None = None):
+    def __init__(self, parameters: RunParameters, folder: Path):
         self.parameters = parameters
-        self.folder = (build_dir or paths.BUILD) / parameters.slug
+        self.folder = folder
         self.values: dict[str, dict] = {}
         self.figures: list[dict] = []
         self.tables: list[dict] = []

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from conflict_report.analysis import coverage, figures, plots
+from conflict_report.analysis import coverage, figures, plots, views
 from conflict_report.analysis import tables as report_tables
 from conflict_report.analysis.figures import PALETTE, thousands
 from conflict_report.analysis.results import fmt_int
@@ -30,17 +30,15 @@ def source_coverage(run: Run) -> None:
         ax.set_ylabel("Events", fontsize=8)
         ax.set_title(SOURCE_NAMES[source], fontsize=9, fontweight="normal", loc="left")
         thousands(ax.yaxis)
-    fig.suptitle(f"Events per month by source, {run.parameters.country}", x=0.01, ha="left", fontweight="bold", fontsize=11.5)
+    fig.suptitle(f"Events per month by source, {run.parameters.country}", x=0.01, ha="left", fontweight="bold", fontsize=11.5, wrap=True)
     axes[-1, 0].set_xlabel("Month of the event's start date")
     names = {"ucdp_ged": f"UCDP {run.manifest['inputs'][0]['dataset_version']}, CC BY 4.0", "acled": "ACLED", "curated": "events curated from news reports"}
     figures.add_source_line(fig, "Source: " + "; ".join(names[s] for s in present))
-    spans = "; ".join(f"{SOURCE_NAMES[s]}: {table.loc[table[s] > 0, 'month'].min()} to {table.loc[table[s] > 0, 'month'].max()}"
-                      for s in SOURCE_NAMES if s in table.columns)
+    spans = views.source_spans(run.events, run.parameters.country, present)
     run.outputs.save_figure(fig, "coverage", "Events per month by source over the whole event table.",
-                            f"Line chart of events per month for each source. Coverage: {spans}.")
-    for source in [s for s in SOURCE_NAMES if s in table.columns]:
-        months_covered = table.loc[table[source] > 0, "month"]
-        run.outputs.text(f"coverage_{source}", f"{months_covered.min()} to {months_covered.max()}", f"months covered by {SOURCE_NAMES[source]}")
+                            f"Bar charts of events per month for each source. Coverage: {views.spans_text(spans)}.")
+    for source, (first, last) in spans.items():
+        run.outputs.text(f"coverage_{source}", views.Period(first, last).display, f"the days covered by {SOURCE_NAMES[source]} (first to last event)")
 
 
 def linked(run: Run) -> Markdown:
@@ -89,7 +87,7 @@ def published_totals_figure(run: Run) -> None:
     ax.set_xticks(x, [str(y) for y in totals.index])
     thousands(ax.yaxis)
     ax.legend(fontsize=8)
-    ax.set_title(f"Yearly deaths: event table against UCDP's published totals, {run.parameters.country}")
+    ax.set_title(f"Yearly deaths: event table against UCDP's published totals, {run.parameters.country}", wrap=True)
     ax.set_ylabel("Deaths (best, with low–high range)")
     ax.set_xlabel("Year")
     figures.add_source_line(fig, run.source_line + "; UCDP Country-Year Dataset on Organized Violence, CC BY 4.0")

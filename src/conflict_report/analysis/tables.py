@@ -9,6 +9,8 @@ import re
 import pandas as pd
 
 from conflict_report.analysis.params import slugify
+from conflict_report.analysis.views import no_value_label
+from conflict_report.data.schema import UNKNOWN_ADMIN1
 
 # Pandoc Markdown treats a backslash before any ASCII punctuation as the literal character.
 _MARKUP = re.compile(r"([\\`*_{}\[\]<>|@$~^#!])")
@@ -32,16 +34,38 @@ def markdown(frame: pd.DataFrame, align_numbers: bool = True) -> str:
     relative column widths: a long headline gets room, a date does not."""
     header = [escape(c) for c in frame.columns]
     rows = [[escape(v) for v in row] for row in frame.astype(object).itertuples(index=False)]
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) or frame[c].astype(str).str.fullmatch(r"[\d,.–() %+-]+").all() for c in frame.columns]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) or frame[c].astype(str).str.fullmatch(r"[\d,.–() %+†-]+").all() for c in frame.columns]
     widths = [min(max([len(h), *(len(r[i]) for r in rows)]), 48) for i, h in enumerate(header)]
     rule = "|" + "|".join(("-" * max(w, 3)) + ":" if (n and align_numbers) else ":" + "-" * max(w, 3) for w, n in zip(widths, numeric)) + "|"
     lines = ["| " + " | ".join(header) + " |", rule, *("| " + " | ".join(r) + " |" for r in rows)]
     return "\n".join(lines) + "\n"
 
 
+# UCDP's own rows sometimes give a low above the best, or a best above the high; they are kept
+# as given and flagged (never repaired), and every table that shows such numbers marks them.
+INCONSISTENT_MARK = "†"
+INCONSISTENT_NOTE = (f"{INCONSISTENT_MARK} The source's own estimates are inconsistent here (a low estimate above the best, or a "
+                     "best above the high): they are shown as UCDP gives them, and the rows are flagged")
+FLAG_TABLE_LABEL = "tbl-sources-quality-flags"  # the methods page's table of flags
+
+
+def inconsistent(best, low, high) -> bool:
+    return bool(low > best or (not pd.isna(high) and best > high))
+
+
 def deaths_text(best, low, high) -> str:
     high_text = "?" if pd.isna(high) else f"{int(high):,}"
-    return f"{int(best):,} ({int(low):,}–{high_text})"
+    mark = f" {INCONSISTENT_MARK}" if inconsistent(best, low, high) else ""
+    return f"{int(best):,} ({int(low):,}–{high_text}){mark}"
+
+
+def inconsistent_note(shown: pd.DataFrame, link: str | None = None) -> str:
+    """The note under a table that has marked rows ('' when none): it says what the mark means
+    and points to the flag table (`link`: Markdown for the pointer, e.g. a cross-reference)."""
+    marked = shown.astype(str).apply(lambda column: column.str.contains(INCONSISTENT_MARK, regex=False)).to_numpy().any()
+    if not marked:
+        return ""
+    return INCONSISTENT_NOTE + (f" ({link})." if link else " (see the methods' table of flags).")
 
 
 def deadliest_for_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -57,7 +81,7 @@ def deadliest_for_display(table: pd.DataFrame) -> pd.DataFrame:
 
 def ranked_for_display(table: pd.DataFrame, column: str, label: str) -> pd.DataFrame:
     return pd.DataFrame({
-        label: table[column],
+        label: table[column].replace({UNKNOWN_ADMIN1: no_value_label(label.lower())}),
         "Events": table["events"].map("{:,}".format),
         "Deaths, best (low–high)": [deaths_text(b, lo, h) for b, lo, h in zip(table["deaths_best"], table["deaths_low"], table["deaths_high"])],
         "Civilian deaths": table["deaths_civilians"].map("{:,}".format),

@@ -10,11 +10,14 @@ Conventions:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from conflict_report import paths
 from conflict_report.analysis.params import RunParameters
 from conflict_report.data.schema import UNKNOWN_ADMIN1, countable
+from conflict_report.errors import ParameterError
 
 DEATHS = ["deaths_low", "deaths_best", "deaths_high"]
 COARSE_DATE = 4  # date_precision 4-5: month or year level
@@ -39,6 +42,85 @@ def sides(frame: pd.DataFrame) -> pd.DataFrame:
 def known_actors(events: pd.DataFrame) -> list[str]:
     """Actors by number of events, most active first (the valid values for `actor`)."""
     return sides(events)["actor"].value_counts().index.tolist()
+
+
+# Sources that record every event of their span, so their first and last dates bound what the
+# data can say. Curated rows are a handful of events from news reports: they cover no period.
+CONTINUOUS_SOURCES = ("ucdp_ged", "acled")
+SOURCE_NAMES = {"ucdp_ged": "UCDP GED", "acled": "ACLED", "curated": "events curated from news reports"}
+
+
+def no_value_label(unit: str) -> str:
+    """What tables and charts call the row of events with no governorate (district, ...)."""
+    return f"No {unit} given"
+
+
+def long_date(day) -> str:
+    """The one way the report writes a date: 30 November 2019."""
+    return f"{pd.Timestamp(day):%-d %B %Y}"
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days a run reports on: its parameters clipped to what its sources cover. A year or a
+    month the period covers only in part is partial, and says so wherever it is shown."""
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @property
+    def display(self) -> str:
+        return f"{long_date(self.start)} to {long_date(self.end)}"
+
+    def year_is_partial(self, year: int) -> bool:
+        return self.start > pd.Timestamp(year=year, month=1, day=1) or self.end < pd.Timestamp(year=year, month=12, day=31)
+
+    def year_label(self, year: int) -> str:
+        """'2019', or '2019 (1 January to 30 November)' when the period covers the year only in part."""
+        if not self.year_is_partial(year):
+            return str(year)
+        first = max(self.start, pd.Timestamp(year=year, month=1, day=1))
+        last = min(self.end, pd.Timestamp(year=year, month=12, day=31))
+        return f"{year} ({first:%-d %B} to {last:%-d %B})"
+
+    def year_tick(self, year: int) -> str:
+        """The year on a chart's axis: '2019', or '2019' over '1 Jan–30 Nov' when partial."""
+        if not self.year_is_partial(year):
+            return str(year)
+        first = max(self.start, pd.Timestamp(year=year, month=1, day=1))
+        last = min(self.end, pd.Timestamp(year=year, month=12, day=31))
+        return f"{year}\n{first:%-d %b}–{last:%-d %b}"
+
+    def month_is_partial(self, month: str) -> bool:
+        first = pd.Period(month, freq="M")
+        return self.start > first.start_time or self.end < first.end_time.normalize()
+
+
+def source_spans(events: pd.DataFrame, country: str, sources) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """Per source, the first and last start date of its events in the country: the span the
+    data itself covers (an event whose end date spills past it does not extend it)."""
+    mine = events[(events["country"] == country) & events["source"].isin(list(sources))]
+    spans = mine.groupby("source")["date_start"].agg(["min", "max"])
+    return {source: (row["min"], row["max"]) for source, row in spans.iterrows()}
+
+
+def spans_text(spans: dict) -> str:
+    return "; ".join(f"{SOURCE_NAMES.get(s, s)}: {long_date(a)} to {long_date(b)}" for s, (a, b) in sorted(spans.items())) or "no events"
+
+
+def covered_period(events: pd.DataFrame, p: RunParameters) -> Period:
+    """The run's period clipped to what its continuous sources cover. A period that no source
+    covers at all is a parameter error naming the coverage."""
+    start, end = pd.Timestamp(p.start), pd.Timestamp(p.end)
+    spans = source_spans(events, p.country, p.sources)
+    overlapping = {s: (a, b) for s, (a, b) in spans.items() if a <= end and b >= start}
+    if not overlapping:
+        raise ParameterError("start, end", f"{p.start.isoformat()} to {p.end.isoformat()}",
+                             f"no source has events in {p.country} in this period",
+                             f"a period within what the sources cover ({spans_text(spans)})")
+    continuous = [span for s, span in overlapping.items() if s in CONTINUOUS_SOURCES]
+    if not continuous:
+        return Period(start, end)
+    return Period(max(start, min(a for a, _ in continuous)), min(end, max(b for _, b in continuous)))
 
 
 def select(events: pd.DataFrame, p: RunParameters) -> pd.DataFrame:
@@ -66,12 +148,18 @@ def death_totals(frame: pd.DataFrame) -> dict[str, int]:
     return totals
 
 
-def monthly(frame: pd.DataFrame) -> pd.DataFrame:
+def monthly(frame: pd.DataFrame, period: Period | None = None) -> pd.DataFrame:
     """Deaths per calendar month, each event's deaths spread evenly over the days from its
     start to its end date, so the series sums to the total and no month carries a year-level
     record's deaths on its start date. Fractions are kept; round only for display.
-    `deaths_best_coarse` is the part that comes from month- or year-level records."""
-    days = (frame["date_end"] - frame["date_start"]).dt.days + 1
+    `deaths_best_coarse` is the part that comes from month- or year-level records.
+
+    With a period, an event's days stop at the period's end: an event whose end date spills
+    past what the source covers spreads its deaths over its days inside the period, so no
+    month past the coverage is drawn (from a few spilled-over days) and the series still sums
+    to the total. `partial` marks a month the period covers only in part."""
+    end = frame["date_end"] if period is None else frame["date_end"].clip(upper=period.end)
+    days = (end - frame["date_start"]).dt.days + 1
     spread = frame.assign(days=days, offset=[range(d) for d in days]).explode("offset")
     spread["day"] = spread["date_start"] + pd.to_timedelta(spread["offset"].astype(int), unit="D")
     spread["month"] = spread["day"].dt.strftime("%Y-%m")
@@ -84,7 +172,9 @@ def monthly(frame: pd.DataFrame) -> pd.DataFrame:
         # Months with no events are real zeros, not gaps in the line.
         full = pd.period_range(table.index.min(), table.index.max(), freq="M").strftime("%Y-%m")
         table = table.reindex(full, fill_value=0.0)
-    return table.rename_axis("month").reset_index()
+    table = table.rename_axis("month").reset_index()
+    table["partial"] = table["month"].map(period.month_is_partial) if period is not None else False
+    return table
 
 
 def by_year_and_type(frame: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ What this writes (all ignored by git, rebuilt every time from build/):
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import http.server
 import json
@@ -58,7 +59,7 @@ class ReportError(PipelineError):
 class ReportRun:
     name: str  # the run's key in report/runs.yml, e.g. gov-aleppo
     notebook: str
-    slug: str
+    slug: str  # its folder in build/ (the run's name)
     results: dict
 
     @property
@@ -78,13 +79,13 @@ def load_report_runs() -> list[ReportRun]:
     runs = []
     missing = []
     for run in sweep.planned_runs():
-        results_file = paths.BUILD / run.slug / "results.json"
+        results_file = run.folder / "results.json"
         # A run that failed after an earlier success keeps its old results.json but no run key:
         # the report must not quote numbers from code or data that have since changed.
         if not run.is_up_to_date():
-            missing.append(f"{run.name} (build/{run.slug}/)")
+            missing.append(f"{run.name} (build/{run.folder.name}/)")
             continue
-        runs.append(ReportRun(run.name, run.spec.notebook, run.slug, json.loads(results_file.read_text(encoding="utf-8"))))
+        runs.append(ReportRun(run.name, run.spec.notebook, run.folder.name, json.loads(results_file.read_text(encoding="utf-8"))))
     if missing:
         raise ReportError("these runs have no up-to-date results: " + ", ".join(missing) + ". Run `make notebooks` first (a failed run is listed there).")
     return runs
@@ -137,7 +138,18 @@ def table_block(run: ReportRun, table: dict) -> str:
     frame = pd.read_csv(paths.BUILD / run.slug / table["file"], keep_default_na=False, na_values=[""])
     shown = TABLE_DISPLAY.get(table["name"], report_tables.generic_for_display)(frame)
     label = f"tbl-{run.name}-{table['name'].replace('_', '-')}"
-    return report_tables.markdown(shown) + f"\n: {report_tables.escape(table['caption'])} {{#{label}}}\n"
+    return report_tables.markdown(shown) + f"\n: {report_tables.escape(table['caption'])} {{#{label}}}\n" + inconsistent_note_block(shown)
+
+
+def inconsistent_note_block(shown: pd.DataFrame) -> str:
+    """The note under a table with marked rows, linking to the methods' flag table: a link to
+    its page on the site, a cross-reference in the PDF (one document, where the table is)."""
+    web = report_tables.inconsistent_note(shown, f"[the table of flags](methods.qmd#{report_tables.FLAG_TABLE_LABEL})")
+    if not web:
+        return ""
+    pdf = report_tables.inconsistent_note(shown, f"@{report_tables.FLAG_TABLE_LABEL}")
+    return (f"\n::: {{.content-visible when-format=\"html\"}}\n{web}\n:::\n\n"
+            f"::: {{.content-visible unless-format=\"html\"}}\n{pdf}\n:::\n")
 
 
 def manifest_table() -> str:
@@ -227,11 +239,20 @@ def quarto_version(binary: str) -> tuple[int, ...]:
     return tuple(int(x) for x in match.groups(default="0"))
 
 
+# Written by Quarto itself during a render (it lists its own folders in report/.gitignore):
+# hashing it would make the second `make report` after a fresh clone render again.
+NOT_READ_BY_RENDER = {".gitignore"}
+
+
 def render_key() -> str:
     """Hash of everything the render reads: a rebuild with nothing changed skips Quarto."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in paths.REPORT.rglob("*") if p.is_file() and "_output" not in p.parts and ".quarto" not in p.parts):
-        if path == VARIABLES:
+    for path in sorted(p for p in paths.REPORT.rglob("*") if p.is_file() and "_output" not in p.parts and ".quarto" not in p.parts
+                       and p.relative_to(paths.REPORT).as_posix() not in NOT_READ_BY_RENDER):
+        if path == paths.REPORT / "runs.yml":
+            # The render reads the runs, not their comments (the pages come from the runs' results).
+            digest.update(json.dumps(yaml.safe_load(path.read_text(encoding="utf-8")), sort_keys=True).encode())
+        elif path == VARIABLES:
             text = re.sub(r"(?m)^  date: .*$", "", path.read_text(encoding="utf-8"))  # the build date alone is no reason to render
             digest.update(text.encode())
         else:
@@ -296,7 +317,16 @@ def serve(port: int = 8000) -> int:
         print("error: no rendered report in report/_output; run `make report` first", file=sys.stderr)
         return 1
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(paths.REPORT_OUTPUT))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"error: port {port} on 127.0.0.1 is already in use (another server?). "
+              f"Stop it, or choose another port: make serve PORT={port + 1}  (python -m conflict_report serve --port {port + 1})",
+              file=sys.stderr)
+        return 1
+    with server:
         print(f"Serving the report at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)")
         try:
             server.serve_forever()

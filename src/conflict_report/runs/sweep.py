@@ -1,5 +1,8 @@
 """`make notebooks`: execute every run listed in report/runs.yml with papermill, each into
-build/<slug>/ (the executed notebook beside the figures, tables and results.json it writes).
+build/<run>/, named by the run's name (the executed notebook beside the figures, tables and
+results.json it writes). The sweep tells each run's kernel that folder through
+CONFLICT_REPORT_RUN_DIR; a notebook run by hand, without it, writes elsewhere (see run.py), so
+it can never replace the sweep's outputs. Folders of runs no longer in the runs file are removed.
 
 The runs file (report/runs.yml):
 
@@ -11,11 +14,11 @@ The runs file (report/runs.yml):
         parameters: {governorate: Aleppo}
 
 A run's parameters are the defaults overlaid with its own; they are checked with
-params.check_parameters (without the lists that need the event table) and the run's folder is
-the checked parameters' slug.
+params.check_parameters (without the lists that need the event table); the checked parameters'
+slug prefixes the notebook's labels.
 
-Incremental by content: a run is skipped when build/<slug>/results.json exists and
-build/<slug>/.run-key holds the sha256 of (the notebook file, the checked parameters, the
+Incremental by content: a run is skipped when build/<run>/results.json exists and
+build/<run>/.run-key holds the sha256 of (the notebook file, the checked parameters, the
 package code and reference tables, the event table). .run-key is written only after a run
 succeeds. Deciding that nothing needs doing imports neither pandas nor papermill, so a no-op
 sweep takes a fraction of a second: the checked parameters are cached in
@@ -30,7 +33,7 @@ start itself, so the sweep would have to take over that clean-up.
 With DASK_SCHEDULER=<address> the same runs are tasks on a dask.distributed cluster instead
 (WORKERS is then the cluster's business). Dask workers must see the project folder at the
 same path as the machine running the sweep (a shared filesystem: a task reads notebooks/ and
-data/processed/ and writes build/<slug>/ there by absolute path; its kernel gets
+data/processed/ and writes build/<run>/ there by absolute path; its kernel gets
 CONFLICT_REPORT_ROOT set to that folder) and run the same environment (Python, this package,
 PYTHONPATH). Start them with one thread each, e.g. `dask worker <address> --nworkers 4
 --nthreads 1`: a worker process runs one notebook at a time whatever its threads.
@@ -173,7 +176,7 @@ class Run:
 
     @property
     def folder(self) -> Path:
-        return paths.BUILD / self.slug
+        return paths.BUILD / self.name
 
     @property
     def executed_notebook(self) -> Path:
@@ -277,7 +280,7 @@ def _refuse_shared_folders(runs: list[Run]) -> None:
     by_slug: dict[str, list[str]] = {}
     for run in runs:
         by_slug.setdefault(run.slug, []).append(run.name)
-    clashes = [f"{runs[0].spec.runs_file}: runs {', '.join(names)} have the same parameters and would share build/{slug}/"
+    clashes = [f"{runs[0].spec.runs_file}: runs {', '.join(names)} have the same parameters (and would give the same results)"
                for slug, names in by_slug.items() if len(names) > 1]
     if clashes:
         raise RunsFileError("\n".join(clashes))
@@ -360,8 +363,12 @@ def _papermill(job: Job, output: Path) -> str | None:
 
     # The temporary output's name ends in .tmp, which papermill warns about (naming its path).
     warnings.filterwarnings("ignore", message=r"The specified file .* does not end in one of", category=UserWarning)
-    # The kernel inherits this process's environment: point it at the sweep's project.
+    # The kernel inherits this process's environment: point it at the sweep's project and at
+    # the run's own folder (a notebook run by hand has no such folder and writes elsewhere).
+    from conflict_report.run import RUN_DIR_VARIABLE
+
     os.environ["CONFLICT_REPORT_ROOT"] = job.root
+    os.environ[RUN_DIR_VARIABLE] = str(Path(job.output_path).parent)
     with tempfile.TemporaryDirectory(prefix="sweep-kernel-") as sockets:
         config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
         try:
@@ -552,11 +559,16 @@ def _execute(runs: list[Run], workers: int) -> Iterator[Outcome]:
 def main(runs_file: Path | str | None = None, workers: int | None = None, only: list[str] | None = None,
          force: bool = False) -> int:
     """Execute the runs (all, or those named in `only`); 0 when none failed, else 1."""
-    specs = _select(read_runs_file(runs_file), only)
+    all_specs = read_runs_file(runs_file)
+    specs = _select(all_specs, only)
     workers = _worker_count(workers)
     runs, rejected = check_runs(specs, code_fingerprint(), events_sha256())
+    remove_stale_folders({s.name for s in all_specs})
     to_execute = runs if force else [r for r in runs if not r.is_up_to_date()]
     skipped = [Outcome(r.name, SKIPPED, 0.0) for r in runs if r not in to_execute]
+    if not to_execute and not rejected:  # nothing to do: one line, not one per run
+        print(summary(skipped, order=[s.name for s in specs]) + " (nothing changed)")
+        return 0
     try:
         outcomes = _show_progress([*rejected, *skipped], _execute(to_execute, workers), total=len(specs))
     except KeyboardInterrupt:
@@ -565,6 +577,21 @@ def main(runs_file: Path | str | None = None, workers: int | None = None, only: 
         return 130
     print(summary(outcomes, order=[s.name for s in specs]))
     return 1 if any(o.status == FAILED for o in outcomes) else 0
+
+
+def remove_stale_folders(run_names: set[str]) -> list[str]:
+    """Remove the build folders of runs no longer in the runs file (a run folder is one with a
+    results.json or a run key), so the report can never pick up a removed run's results."""
+    import shutil
+
+    removed = []
+    for folder in sorted(paths.BUILD.glob("*/")) if paths.BUILD.is_dir() else []:
+        if folder.name not in run_names and ((folder / RESULTS_FILE).exists() or (folder / RUN_KEY_FILE).exists()):
+            shutil.rmtree(folder)
+            removed.append(folder.name)
+    if removed:
+        print(f"removed the build folders of runs no longer in the runs file: {', '.join(removed)}")
+    return removed
 
 
 def _select(specs: list[RunSpec], only: list[str] | None) -> list[RunSpec]:
@@ -585,7 +612,8 @@ def _show_progress(known: list[Outcome], executing: Iterable[Outcome], total: in
     outcomes = []
     with tqdm(total=total, unit="run", desc="notebooks", file=sys.stderr, dynamic_ncols=True) as bar:
         for outcome in itertools.chain(known, executing):
-            bar.write(outcome.line(show_where=on_dask), file=sys.stdout)
+            if outcome.status != SKIPPED:  # the summary counts the skipped ones
+                bar.write(outcome.line(show_where=on_dask), file=sys.stdout)
             bar.update()
             outcomes.append(outcome)
     return outcomes
