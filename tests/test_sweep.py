@@ -148,14 +148,15 @@ def test_runs_file_problems_are_all_named_with_file_and_run(tmp_path):
         "notebooks_dir": str(tmp_path), "colour": "red",
         "runs": [{"name": "national", "notebook": "overview"},
                  {"name": "national", "notebook": "overview"},
-                 {"name": "gov-x", "notebook": "region_profil", "parameters": {"governate": "Aleppo"}},
+                 {"name": "gov-x", "notebook": "region_profil"},
+                 {"name": "gov-y", "notebook": "overview", "parameters": {"governate": "Aleppo"}},
                  {"name": "Bad Name", "notebook": "overview", "when": 2016}]}), encoding="utf-8")
     with pytest.raises(sweep.RunsFileError) as raised:
         sweep.read_runs_file(runs_file)
     lines = str(raised.value).splitlines()
     assert all(line.startswith("bad-runs.yml: ") for line in lines)
     expected = ["unknown key 'colour'", "run 'national': duplicate name",
-                "run 'gov-x': unknown notebook 'region_profil' (no bad-runs.yml", "run 'gov-x': unknown parameter 'governate'",
+                "run 'gov-x': unknown notebook 'region_profil' (no bad-runs.yml", "run 'gov-y': unknown parameter 'governate'",
                 "run 'Bad Name': 'name' must be lower-case", "run 'Bad Name': unknown key 'when'"]
     for problem in expected:
         assert any(problem.split(" (no ")[0] in line for line in lines), f"{problem!r} not in {lines}"

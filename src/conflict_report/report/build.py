@@ -20,10 +20,8 @@ import json
 import os
 import re
 import shutil
-import string
 import subprocess
 import sys
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -32,11 +30,11 @@ import yaml
 
 from conflict_report import atomic, paths
 from conflict_report.analysis import tables as report_tables
+from conflict_report.report import pages
+from conflict_report.report.pages import ReportRun, load_report_runs  # noqa: F401 (the report's runs, used here and by callers)
 from conflict_report.errors import PipelineError
 
-GENERATED = paths.REPORT / "_generated"
-FIGURES = paths.REPORT / "figures"
-TEMPLATES = paths.REPORT / "_templates"
+GENERATED, FIGURES = pages.GENERATED, pages.FIGURES
 VARIABLES = paths.REPORT / "_variables.yml"
 RENDER_KEY = paths.REPORT_OUTPUT / ".render-key"
 PDF_NAME = "report.pdf"
@@ -55,40 +53,7 @@ class ReportError(PipelineError):
     pass
 
 
-@dataclass(frozen=True)
-class ReportRun:
-    name: str  # the run's key in report/runs.yml, e.g. gov-aleppo
-    notebook: str
-    slug: str  # its folder in build/ (the run's name)
-    results: dict
-
-    @property
-    def key(self) -> str:
-        """The run's namespace in _variables.yml (Quarto var keys: letters, digits, underscores)."""
-        return self.name.replace("-", "_")
-
-    @property
-    def title(self) -> str:
-        p = self.results["parameters"]
-        return p.get("governorate") or p.get("actor") or p["country"]
-
-
-def load_report_runs() -> list[ReportRun]:
-    from conflict_report.runs import sweep
-
-    runs = []
-    missing = []
-    for run in sweep.planned_runs():
-        results_file = run.folder / "results.json"
-        # A run that failed after an earlier success keeps its old results.json but no run key:
-        # the report must not quote numbers from code or data that have since changed.
-        if not run.is_up_to_date():
-            missing.append(f"{run.name} (build/{run.folder.name}/)")
-            continue
-        runs.append(ReportRun(run.name, run.spec.notebook, run.folder.name, json.loads(results_file.read_text(encoding="utf-8"))))
-    if missing:
-        raise ReportError("these runs have no up-to-date results: " + ", ".join(missing) + ". Run `make notebooks` first (a failed run is listed there).")
-    return runs
+# Which runs the report shows and where: report/pages.py.
 
 
 # --- the ledger as Quarto variables ------------------------------------------------------------
@@ -105,7 +70,7 @@ def git_commit() -> str:
 def variables(runs: list[ReportRun]) -> dict:
     """Display text only: Quarto prints values as YAML parsed them (112337 -> 112337, 0.50 ->
     0.5), so every value is stored as the string the ledger formatted."""
-    data = {run.key: {key: str(item["display"]) for key, item in run.results["values"].items()} for run in runs}
+    data = {run.key: {key: str(item["display"]) for key, item in run.results["values"].items()} for run in runs if run.results}
     data["build"] = {"date": dt.date.today().isoformat(), "commit": git_commit()}
     return data
 
@@ -165,52 +130,36 @@ def manifest_table() -> str:
     return report_tables.markdown(rows, align_numbers=False) + "\n: The inputs of this report, from `data/processed/manifest.json` {#tbl-inputs}\n"
 
 
-def _fill(template: str, run: ReportRun) -> str:
-    return string.Template((TEMPLATES / template).read_text(encoding="utf-8")).safe_substitute(run=run.key, file=run.name, name=run.title)
-
-
-def generated_files(runs: list[ReportRun]) -> dict[Path, str]:
-    """Every generated source file and its text."""
+def generated_files(runs: list[ReportRun]) -> tuple[dict[Path, str], dict[Path, bytes]]:
+    """Every generated source file and its text, and the images of runs without a ledger."""
     files: dict[Path, str] = {}
-    for run in runs:
+    for run in (r for r in runs if r.results):
         for figure in run.results["figures"]:
             files[GENERATED / f"{run.name}-{figure['name']}.qmd"] = figure_block(run, figure)
             if run.name == "national":
                 files[GENERATED / f"summary-{run.name}-{figure['name']}.qmd"] = figure_block(run, figure, "summary-")
         for table in run.results["tables"]:
             files[GENERATED / f"{run.name}-table-{table['name']}.qmd"] = table_block(run, table)
-    governorates = [r for r in runs if r.notebook == "region_profile"]
-    actors = [r for r in runs if r.notebook == "actor_profile"]
-    for run in governorates:
-        files[paths.REPORT / f"governorate-{run.name}.qmd"] = _fill("governorate.qmd", run)
-    files[GENERATED / "governorates-intro.qmd"] = governorates_intro(governorates)
-    files[GENERATED / "governorates-compact.qmd"] = (
-        "The governorates are ranked in @tbl-national-governorates. For each: its share of the national total, and deaths per month.\n\n"
-        + "".join(_fill("governorate-compact.qmd", r) for r in governorates))
-    files[GENERATED / "actors.qmd"] = "".join(_fill("actor.qmd", r) for r in actors)
-    files[GENERATED / "actors-compact.qmd"] = "".join(_fill("actor-compact.qmd", r) for r in actors)
+    pages_text, images = pages.page_files(runs)
+    files.update(pages_text)
     files[GENERATED / "manifest-table.qmd"] = manifest_table()
-    return files
-
-
-def governorates_intro(governorates: list[ReportRun]) -> str:
-    lines = ["Each governorate has a page of its own; the ranking is in the [country overview](overview.qmd).\n"]
-    for run in sorted(governorates, key=lambda r: r.title):
-        lines.append(f"- [{report_tables.escape(run.title)}](governorate-{run.name}.qmd): "
-                     f"{{{{< var {run.key}.deaths >}}}} deaths, {{{{< var {run.key}.share_of_national >}}}} of the national total")
-    return "\n".join(lines) + "\n"
+    return files, images
 
 
 def write_sources(runs: list[ReportRun]) -> None:
     """Write the generated files (and remove stale ones, e.g. of a governorate taken out)."""
-    files = generated_files(runs)
-    for stale in [*GENERATED.glob("*.qmd"), *paths.REPORT.glob("governorate-*.qmd")]:
+    files, images = generated_files(runs)
+    for stale in [*GENERATED.glob("*.qmd"), *(p for pattern in pages.GENERATED_PAGES for p in paths.REPORT.glob(pattern))]:
         if stale not in files:
             stale.unlink()
     for path, text in files.items():
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic.write_text(path, text)
-    for run in runs:
+    for path, data in images.items():
+        if not path.exists() or path.read_bytes() != data:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_bytes(path, data)
+    for run in (r for r in runs if r.results):
         target = FIGURES / run.slug
         target.mkdir(parents=True, exist_ok=True)
         for figure in run.results["figures"]:

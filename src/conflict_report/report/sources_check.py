@@ -130,16 +130,16 @@ def check_config(config: dict) -> list[str]:
 
 
 def check_runs_have_pages(report_dir: Path, documents: list[Path], variables: dict) -> list[str]:
-    from conflict_report.runs import sweep
+    """Every run has its page among the rendered documents, and a run with a ledger its values."""
+    from conflict_report.report import pages
 
     problems = []
     names = {d.name for d in documents}
-    for run in sweep.planned_runs():
-        key = run.name.replace("-", "_")
-        if key not in variables:
+    for run in pages.load_report_runs():
+        if run.results is not None and run.key not in variables:
             problems.append(f"runs.yml: run {run.name} has no values in _variables.yml (run `make notebooks`)")
-        if run.spec.notebook == "region_profile" and f"governorate-{run.name}.qmd" not in names:
-            problems.append(f"runs.yml: governorate run {run.name} has no page governorate-{run.name}.qmd")
+        if run.page not in names:
+            problems.append(f"runs.yml: run {run.name} has no page {run.page}")
     return problems
 
 

@@ -41,6 +41,7 @@ PYTHONPATH). Start them with one thread each, e.g. `dask worker <address> --nwor
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -51,7 +52,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -66,11 +67,13 @@ RESOLVED_CACHE = paths.BUILD / ".sweep-resolved.json"
 RUN_KEY_FILE = ".run-key"
 RESULTS_FILE = "results.json"
 
-# The notebook parameters a runs file may set: check_parameters' arguments other than the
-# notebook and the data-dependent lists (tests/test_sweep.py keeps the two in step).
+# The parameters of the shipped notebooks, which check_parameters checks as a whole: its
+# arguments other than the notebook and the data-dependent lists (tests/test_sweep.py keeps
+# the two in step). Any other notebook's parameters are the names its `parameters` cell
+# assigns, typed by their defaults.
 PARAMETER_NAMES = ("country", "governorate", "actor", "start", "end", "sources", "violence_types")
 FILE_KEYS = ("notebooks_dir", "defaults", "runs")
-RUN_KEYS = ("name", "notebook", "parameters")
+RUN_KEYS = ("name", "notebook", "parameters", "title")
 RUN_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 CROSSREF_KINDS = ("fig", "tbl", "lst")  # Quarto label prefixes that must stay first
 
@@ -85,12 +88,67 @@ class RunsFileError(PipelineError):
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run as the runs file writes it: defaults overlaid with the run's own parameters."""
+    """One run as the runs file writes it: the defaults the notebook has, overlaid with the
+    run's own parameters."""
     name: str
     notebook: str
     notebook_path: Path
     parameters: dict
     runs_file: str  # as displayed in messages
+    title: str | None = None  # the runs file's `title:`, else the report makes one
+    defaults: dict = field(default_factory=dict)  # the runs file's defaults (a period unlike them is named in titles)
+
+    @property
+    def shipped(self) -> bool:
+        """One of the package's own notebooks, whose parameters check_parameters checks."""
+        from conflict_report.analysis import SHIPPED_NOTEBOOKS  # imports no pandas
+
+        return self.notebook in SHIPPED_NOTEBOOKS
+
+
+def notebook_parameters(notebook_path: Path) -> dict[str, object] | None:
+    """The names the notebook's `parameters` cell assigns, with their default values (None
+    where the default is not a plain literal); None when the notebook has no such cell."""
+    import ast
+
+    try:
+        cells = json.loads(notebook_path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return None
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell.get("source", []))
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                return {}
+            declared: dict[str, object] = {}
+            for node in tree.body:
+                if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    for target in (t for t in targets if isinstance(t, ast.Name)):
+                        try:
+                            declared[target.id] = ast.literal_eval(node.value)
+                        except ValueError:
+                            declared[target.id] = None
+            return declared
+    return None
+
+
+def _type_problem(name: str, value: object, default: object) -> str | None:
+    """A value whose type differs from the notebook's default for it (numbers are numbers)."""
+    if default is None or value is None:
+        return None
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(value, bool) and isinstance(default, bool)
+    elif isinstance(default, (int, float)):
+        ok = isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+    else:
+        ok = isinstance(value, type(default))
+    kinds = {bool: "true or false", int: "a whole number", float: "a number", str: "text", list: "a list", tuple: "a list"}
+    return None if ok else f"parameter '{name}' = {value!r} is not {kinds.get(type(default), type(default).__name__)} like its default {default!r}"
 
 
 def read_runs_file(runs_file: Path | str | None = None) -> list[RunSpec]:
@@ -101,7 +159,8 @@ def read_runs_file(runs_file: Path | str | None = None) -> list[RunSpec]:
     problems = [f"unknown key '{k}' (keys: {', '.join(FILE_KEYS)})" for k in document if k not in FILE_KEYS]
     notebooks_dir = paths.ROOT / str(document.get("notebooks_dir") or "notebooks")
     defaults = document.get("defaults") or {}
-    problems += _parameter_problems(defaults, "defaults")
+    if not isinstance(defaults, dict):
+        problems.append("defaults: parameters must be a mapping of name: value")
     runs = document.get("runs")
     if not isinstance(runs, list) or not runs:
         problems.append("'runs' must be a non-empty list of runs")
@@ -127,15 +186,24 @@ def _load_yaml(path: Path, where: str) -> dict:
     return document
 
 
-def _parameter_problems(parameters: object, where: str) -> list[str]:
+def _parameter_problems(parameters: object, where: str, declared: dict | None, notebook: str, shipped: bool) -> list[str]:
+    """Names the notebook does not have, and (for a researcher's own notebook) values not of
+    the type of their default; the shipped notebooks' values are checked by check_parameters."""
     if not isinstance(parameters, dict):
         return [f"{where}: parameters must be a mapping of name: value"]
-    return [f"{where}: unknown parameter '{k}' (parameters: {', '.join(PARAMETER_NAMES)})"
-            for k in parameters if k not in PARAMETER_NAMES]
+    if declared is None:
+        return [f"{where}: notebook '{notebook}' has no cell tagged 'parameters', so it takes no parameters"] if parameters else []
+    problems = [f"{where}: unknown parameter '{k}' (notebook {notebook}'s parameters: {', '.join(declared) or 'none'})"
+                for k in parameters if k not in declared]
+    if not shipped:
+        problems += [f"{where}: {problem}" for k, v in parameters.items() if k in declared
+                     if (problem := _type_problem(k, v, declared[k]))]
+    return problems
 
 
 def _read_runs(runs: list, defaults: dict, notebooks_dir: Path, where: str) -> tuple[list[RunSpec], list[str]]:
     specs, problems, seen = [], [], set()
+    declared_anywhere: set[str] = set()
     for number, run in enumerate(runs, start=1):
         if not isinstance(run, dict):
             problems.append(f"run {number}: expected a mapping with the keys {', '.join(RUN_KEYS)}")
@@ -153,10 +221,21 @@ def _read_runs(runs: list, defaults: dict, notebooks_dir: Path, where: str) -> t
             available = ", ".join(sorted(p.stem for p in notebooks_dir.glob("*.ipynb"))) or "none"
             problems.append(f"{label}: unknown notebook '{run.get('notebook')}' "
                             f"(no {paths.display_path(notebook_path)}; notebooks: {available})")
+        if run.get("title") is not None and not isinstance(run.get("title"), str):
+            problems.append(f"{label}: 'title' must be text")
         own = run.get("parameters") or {}
-        problems += _parameter_problems(own, label)
+        if not notebook_path.is_file():
+            continue
+        declared = notebook_parameters(notebook_path)
+        declared_anywhere.update(declared or {})
+        spec = RunSpec(str(name), str(run.get("notebook")), notebook_path, {}, where, run.get("title"), defaults)
+        problems += _parameter_problems(own, label, declared, spec.notebook, spec.shipped)
         if isinstance(own, dict):
-            specs.append(RunSpec(str(name), str(run.get("notebook")), notebook_path, {**defaults, **own}, where))
+            # The defaults a notebook does not have are not its business (a plain notebook has no country).
+            given = {k: v for k, v in defaults.items() if k in (declared or {})} | own
+            specs.append(dataclasses.replace(spec, parameters=given))
+    if specs:
+        problems += [f"defaults: parameter '{k}' is a parameter of none of the notebooks run" for k in defaults if k not in declared_anywhere]
     return specs, problems
 
 
@@ -187,7 +266,7 @@ class Run:
             stored = (self.folder / RUN_KEY_FILE).read_text(encoding="utf-8").strip()
         except OSError:
             return False
-        return stored == self.key and (self.folder / RESULTS_FILE).exists()
+        return stored == self.key and self.executed_notebook.exists()
 
 
 @dataclass(frozen=True)
@@ -236,7 +315,11 @@ def check_runs(specs: list[RunSpec], code: str, events: str) -> tuple[list[Run],
         if isinstance(result, str):
             rejected.append(Outcome(spec.name, FAILED, 0.0, result, f"not executed: fix its parameters in {spec.runs_file}"))
             continue
-        parameters = {k: result[k] for k in PARAMETER_NAMES}
+        if not spec.shipped and (problems := labelled_cell_problems(spec.notebook_path)):
+            rejected.append(Outcome(spec.name, FAILED, 0.0, "; ".join(problems),
+                                    f"not executed: fix {paths.display_path(spec.notebook_path)}"))
+            continue
+        parameters = {k: result[k] for k in PARAMETER_NAMES} if spec.shipped else result["parameters"]
         runs.append(Run(spec, parameters, result["slug"], run_key(spec.notebook_path, parameters, code, events)))
     _refuse_shared_folders(runs)
     return runs, rejected
@@ -262,10 +345,15 @@ def _checked_parameters(specs: list[RunSpec], code: str) -> dict[str, dict | str
     results: dict[str, dict | str] = {s.name: known[_cache_key(s)] for s in specs if s not in missing}
     if missing:
         from conflict_report import atomic
-        from conflict_report.analysis.params import check_parameters
+        from conflict_report.analysis.params import check_parameters, slugify
         from conflict_report.errors import ParameterError
 
         for spec in missing:
+            if not spec.shipped:  # a researcher's own notebook: its parameters as given, typed above
+                written = json.dumps(spec.parameters, sort_keys=True, default=str)
+                slug = f"{slugify(spec.notebook)}-{hashlib.sha256(written.encode()).hexdigest()[:8]}"
+                results[spec.name] = known[_cache_key(spec)] = {"parameters": spec.parameters, "slug": slug}
+                continue
             try:
                 checked = check_parameters(notebook=spec.notebook, **spec.parameters)
             except ParameterError as exc:
@@ -328,8 +416,6 @@ def execute_run(job: Job) -> Outcome:
             error = _execute_into_place(job)
         except Exception as exc:  # papermill wrote nothing usable; the previous notebook stays
             return Outcome(job.name, FAILED, time.monotonic() - started, _first_line(exc), "no notebook written", _where())
-        if error is None and not (Path(job.output_path).parent / RESULTS_FILE).exists():
-            error = f"the notebook ran but wrote no {RESULTS_FILE} (does it end with outputs.finish()?)"
         return Outcome(job.name, OK if error is None else FAILED, time.monotonic() - started, error,
                        job.output_display, _where())
 
@@ -358,6 +444,8 @@ def _papermill(job: Job, output: Path) -> str | None:
     import tempfile
     import warnings
 
+    import shutil
+
     import papermill
     from traitlets.config import Config
 
@@ -370,6 +458,12 @@ def _papermill(job: Job, output: Path) -> str | None:
     os.environ["CONFLICT_REPORT_ROOT"] = job.root
     os.environ[RUN_DIR_VARIABLE] = str(Path(job.output_path).parent)
     with tempfile.TemporaryDirectory(prefix="sweep-kernel-") as sockets:
+        # The kernel's IPython profile runs kernel_startup.py first: DataFrames display as
+        # Markdown, figures at print resolution (see there).
+        startup = Path(sockets, "ipython", "profile_default", "startup")
+        startup.mkdir(parents=True)
+        shutil.copyfile(Path(__file__).with_name("kernel_startup.py"), startup / "00-report-displays.py")
+        os.environ["IPYTHONDIR"] = str(Path(sockets, "ipython"))
         config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
         try:
             papermill.execute_notebook(job.notebook_path, str(output), parameters=job.parameters,
@@ -413,6 +507,56 @@ def tidy_executed_notebook(path: Path, job: Job) -> None:
 
 
 _LABEL_LINE = re.compile(r"^(#\|\s*label:\s*)(['\"]?)([\w-]+)\2[ \t]*$", re.MULTILINE)
+_OPTION_LINE = re.compile(r"^#\|\s?(.*)$")
+
+
+def cell_options(source: str) -> dict:
+    """A cell's Quarto options: the YAML of its leading `#|` lines ({} when they do not parse)."""
+    import yaml
+
+    lines = []
+    for line in source.splitlines():
+        match = _OPTION_LINE.match(line)
+        if not match:
+            break
+        lines.append(match[1])
+    try:
+        options = yaml.safe_load("\n".join(lines)) if lines else {}
+    except yaml.YAMLError:
+        return {}
+    return options if isinstance(options, dict) else {}
+
+
+def unprefixed_label(label: str, slug: str) -> str:
+    """The label as the notebook wrote it: fig-<slug>-deaths -> fig-deaths (see slugged_label)."""
+    kind, _, rest = label.partition("-")
+    prefix = f"{slug}-"
+    if kind in CROSSREF_KINDS and rest.startswith(prefix):
+        return f"{kind}-{rest[len(prefix):]}"
+    return label[len(prefix):] if label.startswith(prefix) else label
+
+
+CAPTIONS = {"fig": ("fig-cap", "fig-alt"), "tbl": ("tbl-cap",)}
+
+
+def labelled_cell_problems(notebook_path: Path) -> list[str]:
+    """A researcher's notebook becomes a page from its labelled cells' outputs: each fig- cell
+    needs its caption and alt text, each tbl- cell its caption."""
+    try:
+        cells = json.loads(notebook_path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError) as exc:
+        return [f"{paths.display_path(notebook_path)}: cannot be read as a notebook ({exc})"]
+    problems = []
+    for number, cell in enumerate(cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        options = cell_options("".join(cell.get("source", [])))
+        label = str(options.get("label", ""))
+        missing = [key for key in CAPTIONS.get(label.partition("-")[0], ()) if not str(options.get(key) or "").strip()]
+        if missing:
+            problems.append(f"{paths.display_path(notebook_path)}, cell {number} ({label}): no "
+                            + " and no ".join(missing) + " (add `#| " + ": ...` and `#| ".join(missing) + ": ...` at the top of the cell)")
+    return problems
 
 
 def slugged_label(label: str, slug: str) -> str:
