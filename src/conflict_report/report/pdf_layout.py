@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["OVERLAP_TOLERANCE_PT", "PageSetup", "Word", "layout_problems", "page_setup_from_qmd", "words_by_page"]
+__all__ = ["OVERLAP_TOLERANCE_PT", "PageSetup", "Word", "layout_problems", "page_setup_from_qmd", "report_layout_problems", "words_by_page"]
 
 # Word boxes of neighbouring words and lines may touch; glyph boxes of one font overlap by a
 # fraction of a point where kerning pulls letters together. More than this is text over text.
@@ -70,16 +70,21 @@ def _length_points(value: object, where: str) -> float:
     return float(match.group(1)) * _POINTS_PER_UNIT[match.group(2)]
 
 
+def _front_matter(qmd: Path) -> dict:
+    match = re.match(r"---\n(.*?)\n---\n", Path(qmd).read_text(encoding="utf-8"), re.S)
+    front = yaml.safe_load(match.group(1)) if match else None
+    return front if isinstance(front, dict) else {}
+
+
 def page_setup_from_qmd(qmd: Path) -> PageSetup:
     """The margins a Quarto document gives its Typst PDF (``format: typst: margin:``).
 
     Reads the keys Quarto's Typst template reads: ``x`` and ``y``, overridden by ``left``,
     ``right``, ``top``, ``bottom``. Raises ValueError naming the file if the front matter has none.
     """
-    text = Path(qmd).read_text(encoding="utf-8")
-    match = re.match(r"---\n(.*?)\n---\n", text, re.S)
-    front = yaml.safe_load(match.group(1)) if match else None
-    margin = (((front or {}).get("format") or {}).get("typst") or {}).get("margin") if isinstance(front, dict) else None
+    formats = _front_matter(qmd).get("format")
+    typst = formats.get("typst") if isinstance(formats, dict) else None  # `format: typst` alone sets no margin
+    margin = typst.get("margin") if isinstance(typst, dict) else None
     if not isinstance(margin, dict):
         raise ValueError(f"{qmd}: no format: typst: margin: in the front matter; the layout check needs the page's margins")
     x, y = margin.get("x"), margin.get("y")
@@ -199,6 +204,15 @@ def layout_problems(
             more = f" and {len(pairs) - 3} more pair(s)" if len(pairs) > 3 else ""
             problems.append(f"page {number}: words printed over each other: {shown}{more}")
     return problems
+
+
+def report_layout_problems(pdf: Path, qmd: Path) -> list[str]:
+    """The layout check of a PDF rendered from ``qmd`` with the report's Typst design (report/_typst/):
+    its margins, its title as the running header, and no header or number on the title page, which
+    the design adds when the front matter lists ``keyfigures``."""
+    front = _front_matter(qmd)
+    return layout_problems(pdf, page_setup=page_setup_from_qmd(qmd), header_text=str(front.get("title") or "") or None,
+                           first_numbered_page=2 if front.get("keyfigures") else 1)
 
 
 def _band_problems(number: int, count: int, in_header: list[Word], in_footer: list[Word],
