@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO
 
-from conflict_report.report import build, pdf_layout
+from conflict_report.report import build, checks, pdf_layout
 
 FIXTURE_DIR = FIXTURES / "pdf_layout"
 REPORT_QMD = REPO / "report" / "report.qmd"
@@ -96,6 +96,18 @@ def test_a_wrong_running_header_or_page_number_is_reported(rendered_fixtures):
     # Quarto's default design has no running header.
     assert "page 1: the top margin holds '', expected the running header 'A wide table'" in problems_of(
         rendered_fixtures["wide-table"], header_text="A wide table")
+
+
+@needs_quarto
+@needs_poppler
+def test_the_pdf_check_runs_the_layout_check_given_the_source_qmd(rendered_fixtures, capsys):
+    broken, fixed = rendered_fixtures["wide-table"], rendered_fixtures["wide-table-fixed"]
+    problems = checks.check_pdf(broken, [], min_pages=1, source_qmd=FIXTURE_DIR / "wide-table.qmd")
+    assert problems and {problem.kind for problem in problems} == {checks.Kind.LAYOUT}
+    assert any("words printed over each other" in problem.detail for problem in problems)
+    assert checks.check_pdf(fixed, [], min_pages=1, source_qmd=FIXTURE_DIR / "wide-table-fixed.qmd") == []
+    assert checks.main(["--pdf", str(broken), "--pdf-source", str(FIXTURE_DIR / "wide-table.qmd"), "--min-pages", "1"]) == 1
+    assert "text lost in the PDF layout" in capsys.readouterr().out
 
 
 def test_margins_missing_from_the_front_matter_are_named(tmp_path):
