@@ -79,3 +79,11 @@ def swept_project(built_data) -> Path:
     per session: about two minutes on two cores."""
     run_cli(["notebooks"], root=built_data, timeout=1800)
     return built_data
+
+
+@pytest.fixture(scope="session")
+def rendered_report(swept_project) -> Path:
+    """`make report` (sources and the real Quarto render) over the full sweep, once per session, for
+    the tests that only read the rendered site and PDF in report/_output/."""
+    run_cli(["report"], root=swept_project, timeout=1800)
+    return swept_project

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from conflict_report.report import pdf_layout
+
 __all__ = [
     "LOCAL_HOSTS",
     "BrowserCheckError",
@@ -81,6 +83,7 @@ class Kind(str, Enum):
     PAGE_SIZE = "page size is not A4"
     RENDER_WARNING = "render warning"
     MISSING_OUTPUT = "missing or unreadable output"
+    LAYOUT = "text lost in the PDF layout"
     TOOL_MISSING = "tool missing"
 
 
@@ -100,6 +103,7 @@ _ADVICE: dict[Kind, str] = {
     Kind.PAGE_SIZE: "Set papersize: a4 in the PDF format options of _quarto.yml",
     Kind.RENDER_WARNING: "Fix the cause of the warning; Quarto does not fail the render for it",
     Kind.MISSING_OUTPUT: "Re-render the report: this output is missing or damaged",
+    Kind.LAYOUT: "Make the table or text fit the page: shorten long values, let the table break (report/_typst/)",
     Kind.TOOL_MISSING: "Install the tool named in the message",
 }
 
@@ -693,13 +697,16 @@ def check_pdf(
     min_pages: int = 2,
     max_pages: int = 200,
     require_a4: bool = False,
+    source_qmd: Path | None = None,
 ) -> list[Problem]:
     """Check a rendered PDF with poppler's pdfinfo and pdftotext.
 
     Reports expected texts (e.g. ledger totals such as "112,337") that do not appear, Quarto failure
     markers (``?@``, ``?var:``) left in the text, a page count outside [min_pages, max_pages], and with
     ``require_a4`` any page that is not A4 (either orientation). Whitespace and line breaks are
-    normalised before matching, since pdftotext breaks lines wherever the layout did.
+    normalised before matching, since pdftotext breaks lines wherever the layout did. With
+    ``source_qmd`` (the document that rendered the PDF), also every word outside the text area or
+    over another word (:func:`conflict_report.report.pdf_layout.report_layout_problems`).
     """
     where = str(pdf_path)
     missing_tools = _missing_tool_problems(("pdfinfo", "pdftotext"), "poppler-utils", where)
@@ -717,6 +724,8 @@ def check_pdf(
         problems += _page_size_problems(info, where)
     problems += _missing_text_problems(text, expected_texts, where)
     problems += _quarto_marker_problems(_normalise_whitespace(text), where)
+    if source_qmd is not None:
+        problems += [Problem(Kind.LAYOUT, where, detail) for detail in pdf_layout.report_layout_problems(pdf_path, source_qmd)]
     return problems
 
 
@@ -792,7 +801,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "conflict_report check-r
         if not arguments.no_browser:
             problems += check_site_in_browser(arguments.site)
     if arguments.pdf:
-        problems += check_pdf(arguments.pdf, arguments.expect, arguments.min_pages, arguments.max_pages, arguments.a4)
+        problems += check_pdf(arguments.pdf, arguments.expect, arguments.min_pages, arguments.max_pages, arguments.a4,
+                              source_qmd=arguments.pdf_source)
     if arguments.render_log:
         problems += check_quarto_stderr(arguments.render_log.read_text(encoding="utf-8", errors="replace"))
     for problem in problems:
@@ -809,6 +819,8 @@ def _argument_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--expect", action="append", default=[], metavar="TEXT", help="text the PDF must contain (repeatable)"
     )
+    parser.add_argument("--pdf-source", type=Path,
+                        help="the .qmd that rendered the PDF: check the layout against its margins and title (report/report.qmd)")
     parser.add_argument("--min-pages", type=int, default=2)
     parser.add_argument("--max-pages", type=int, default=200)
     parser.add_argument("--a4", action="store_true", help="require every PDF page to be A4")
