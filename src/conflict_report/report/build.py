@@ -178,7 +178,15 @@ def generated_files(runs: list[ReportRun]) -> dict[Path, str]:
     files[GENERATED / "actors.qmd"] = "".join(_fill("actor.qmd", r) for r in actors)
     files[GENERATED / "actors-compact.qmd"] = "".join(_fill("actor-compact.qmd", r) for r in actors)
     files[GENERATED / "manifest-table.qmd"] = manifest_table()
+    files.update(changes_files())
     return files
+
+
+def changes_files() -> dict[Path, str]:
+    """The "changes since the last edition" partial and its full event list (report/changes.py)."""
+    from conflict_report.report import changes
+
+    return changes.report_files()
 
 
 def governorates_intro(governorates: list[ReportRun]) -> str:
