@@ -191,7 +191,7 @@ def cells(events: pd.DataFrame, by: str) -> pd.DataFrame:
     sign = table["change"].map({label: s for _kind, label, _side, s in CELL_PARTS})
     net = table[["events", *DEATHS]].mul(sign, axis=0).assign(source=table["source"], **{by: table[by]}).groupby(["source", by]).sum().reset_index()
     net["change"] = "net"
-    order = {label: i for i, (_k, label, _s, _g) in enumerate(CELL_PARTS)} | {"net": len(CELL_PARTS)}
+    order = {label: i for i, label in enumerate((ADDED, REMOVED, BEFORE, AFTER, QUARANTINED, ACCEPTED, "net"))}
     result = pd.concat([table, net], ignore_index=True)
     result = result.sort_values(["source", by, "change"], key=lambda s: s.map(order) if s.name == "change" else s, kind="stable")
     return result[["source", by, "change", "events", *DEATHS]].reset_index(drop=True)
