@@ -14,7 +14,7 @@ appear as a row (nor do confidential curated events)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -93,7 +93,6 @@ class Comparison:
     by_year: pd.DataFrame
     by_governorate: pd.DataFrame
     ledger: pd.DataFrame
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def csv_tables(self) -> dict[str, pd.DataFrame]:
         """The tables `changes --csv` writes and the page links; event rows without ACLED."""
@@ -306,7 +305,7 @@ def _method_sentence(c: Comparison) -> str:
 
 def summary(c: Comparison | None) -> str:
     if c is None:
-        return f"No saved edition in {editions.editions_dir()}: nothing to compare with. Save one with `python -m conflict_report edition save NAME`."
+        return f"No saved edition in {editions.editions_dir()}: nothing to compare with. Save one with `python -m conflict_report edition save NAME`.\n"
     lines = [f"Changes since edition {c.edition.name} (saved {c.edition.saved_at[:19].replace('T', ' ')} UTC, commit {c.edition.info['commit']})", ""]
     changed_inputs = c.inputs[c.inputs["changed"] != "no"]
     lines.append("Inputs changed: " + (", ".join(f"{r.input} ({r.changed})" for r in changed_inputs.itertuples()) or "none"))
