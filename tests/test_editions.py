@@ -260,7 +260,7 @@ def killed(*args, **kwargs):
 def interrupted(*args, **kwargs):
     raise KeyboardInterrupt
 atomic.write_json = killed if sys.argv[1] == "kill" else interrupted
-editions.save(sys.argv[2])
+editions.save(sys.argv[2], "test")
 """
 
 

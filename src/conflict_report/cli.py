@@ -54,9 +54,10 @@ def _serve(args) -> int:
 
 def _edition(args) -> int:
     from conflict_report.report import editions
+    from conflict_report.report.build import git_commit
 
     if args.action == "save":
-        edition = editions.save(args.name)
+        edition = editions.save(args.name, git_commit())
         print(f"edition {edition.name} saved in {edition.folder} ({len(edition.info['runs'])} runs, commit {edition.info['commit']})")
     elif args.action == "list":
         found = editions.list_editions()

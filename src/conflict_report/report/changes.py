@@ -228,7 +228,7 @@ def _difference(old: dict | None, new: dict | None) -> str:
         return ""
     delta = new["value"] - old["value"]
     if new.get("unit") == "share":
-        return f"{100 * delta:+.1f} pp"
+        return f"{100 * delta:+.3g} pp"  # three digits: a move too small for the display's 0.1% still shows
     return f"{delta:+,}" if isinstance(delta, int) else f"{delta:+,.4g}"
 
 
@@ -297,6 +297,10 @@ def _range(best: int, low: int, high: int, signed: bool = False) -> str:
     return f"{f.format(best)} ({f.format(low)} to {f.format(high)})"
 
 
+def _before_after(before: str, after: str) -> str:
+    return before if before == after else f"{before or '(none)'} → {after or '(none)'}"
+
+
 def _method_sentence(c: Comparison) -> str:
     code = "The package code changed" if c.code_changed else "The package code is unchanged"
     runs = "report/runs.yml changed" if c.runs_file_changed else "report/runs.yml is unchanged"
@@ -353,8 +357,7 @@ def largest_revisions(events: pd.DataFrame, count: int = LARGEST_SHOWN) -> pd.Da
     order = revised["deaths_best_change"].abs().sort_values(ascending=False, kind="stable").index
     top = revised.loc[order[:count]]
     return pd.DataFrame({
-        "Source": [SOURCE_NAMES.get(s, s) for s in top["source"]],
-        "Event": top["source_event_id"],
+        "Event": [f"{SOURCE_NAMES.get(s, s)} {i}" for s, i in zip(top["source"], top["source_event_id"])],
         "Changed": top["what_changed"],
         "Before": [_event_side(r, "old") for _, r in top.iterrows()],
         "After": [_event_side(r, "new") for _, r in top.iterrows()],
@@ -372,8 +375,12 @@ def partial(c: Comparison | None) -> str:
     out = [f"This build is compared with the edition **{report_tables.escape(c.edition.name)}**, saved on {saved} from commit "
            f"`{c.edition.info['commit']}`. Only what changed is listed; every number not listed below is the same as in that edition.\n"]
     out.append("## Inputs and method\n")
-    inputs = c.inputs.rename(columns={"input": "Input", "version_before": "Version before", "version_after": "Version after",
-                                      "sha256_before": "SHA-256 before", "sha256_after": "SHA-256 after", "changed": "Changed"})
+    inputs = pd.DataFrame({
+        "Input": c.inputs["input"],
+        "Version": [_before_after(a, b) for a, b in zip(c.inputs["version_before"], c.inputs["version_after"])],
+        "SHA-256 (first 12)": [_before_after(a, b) for a, b in zip(c.inputs["sha256_before"], c.inputs["sha256_after"])],
+        "Changed": c.inputs["changed"],
+    })
     out.append(report_tables.markdown(inputs, align_numbers=False) + f"\n: The inputs in edition {report_tables.escape(c.edition.name)} and now {{#tbl-changes-inputs}}\n")
     out.append(_method_sentence(c) + "\n")
     out.append("## Events\n")
@@ -411,11 +418,11 @@ def partial(c: Comparison | None) -> str:
     else:
         out.append(f"{len(c.ledger):,} entries of the results ledger moved (entries added or removed, and text such as a claim's verdict, included). "
                    "\"Data revised\" means an input changed; \"method changed\" means the package code, the run's notebook or its parameters changed.\n")
-        for number, (page, rows) in enumerate(c.ledger.groupby("page", sort=False), start=1):
+        for page, rows in c.ledger.groupby("page", sort=False):
             shown = pd.DataFrame({"Entry": rows["description"], "Before": rows["before"], "After": rows["after"],
                                   "Difference": rows["difference"], "Why": rows["why"]})
-            out.append(f"### {report_tables.escape(page)}\n\n" + report_tables.markdown(shown, align_numbers=False)
-                       + f"\n: Ledger entries that moved: {report_tables.escape(page)} {{#tbl-changes-ledger-{number}}}\n")
+            # No caption: a captioned table is a Typst figure, which never breaks across pages.
+            out.append(f"### {report_tables.escape(page)}\n\n" + report_tables.markdown(shown, align_numbers=False))
     return "\n".join(out)
 
 

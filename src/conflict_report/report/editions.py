@@ -132,10 +132,11 @@ def current_runs() -> list:
     return runs
 
 
-def save(name: str) -> Edition:
-    """Record the current build as edition `name` (after `make notebooks`; Quarto not needed)."""
+def save(name: str, commit: str) -> Edition:
+    """Record the current build as edition `name` (after `make notebooks`; Quarto not needed).
+    `commit`: the project's commit as report.build.git_commit() gives it (passed in: report.build
+    imports this module's comparison, so this module cannot import it back)."""
     from conflict_report.data.build import code_fingerprint
-    from conflict_report.report.build import git_commit
 
     check_name(name)
     target_dir = editions_dir()
@@ -166,7 +167,7 @@ def save(name: str) -> Edition:
             "format": FORMAT,
             "name": name,
             "saved_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
-            "commit": git_commit(),
+            "commit": commit,
             "runs_sha256": runs_file_sha256(),
             "code_fingerprint": code_fingerprint(),
             "runs": recorded_runs,
