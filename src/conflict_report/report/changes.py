@@ -357,8 +357,8 @@ def largest_revisions(events: pd.DataFrame, count: int = LARGEST_SHOWN) -> pd.Da
     order = revised["deaths_best_change"].abs().sort_values(ascending=False, kind="stable").index
     top = revised.loc[order[:count]]
     return pd.DataFrame({
-        "Event": [f"{SOURCE_NAMES.get(s, s)} {i}" for s, i in zip(top["source"], top["source_event_id"])],
-        "Changed": top["what_changed"],
+        # What changed goes with the event: a column of its own is too narrow for its header in the PDF.
+        "Event (what changed)": [f"{SOURCE_NAMES.get(s, s)} {i} ({w})" for s, i, w in zip(top["source"], top["source_event_id"], top["what_changed"])],
         "Before": [_event_side(r, "old") for _, r in top.iterrows()],
         "After": [_event_side(r, "new") for _, r in top.iterrows()],
         "Deaths (best), change": [f"{int(v):+,}" for v in top["deaths_best_change"]],
@@ -420,7 +420,7 @@ def partial(c: Comparison | None) -> str:
                    "\"Data revised\" means an input changed; \"method changed\" means the package code, the run's notebook or its parameters changed.\n")
         for page, rows in c.ledger.groupby("page", sort=False):
             shown = pd.DataFrame({"Entry": rows["description"], "Before": rows["before"], "After": rows["after"],
-                                  "Difference": rows["difference"], "Why": rows["why"]})
+                                  "Change": rows["difference"], "Why": rows["why"]})
             # No caption: a captioned table is a Typst figure, which never breaks across pages.
             out.append(f"### {report_tables.escape(page)}\n\n" + report_tables.markdown(shown, align_numbers=False))
     return "\n".join(out)
