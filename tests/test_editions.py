@@ -287,3 +287,31 @@ def test_a_fresh_project_says_there_is_no_saved_edition(tmp_path):
     assert "No saved edition" in run_cli(["changes"], root=root, env=env).stdout
     assert "No edition has been saved yet" in report_partial(root, env)
     shutil.rmtree(root)
+
+
+def test_acled_and_confidential_events_count_but_are_never_rows():
+    """ACLED's terms allow aggregates only: its changed events are in the counts and sums, not
+    in the event list nor the largest revisions (confidential curated events likewise)."""
+    from conflict_report.report import changes
+
+    def events(rows):
+        frame = pd.DataFrame(rows)
+        for column in changes.EVENT_COLUMNS:
+            if column not in frame:
+                frame[column] = pd.NA
+        frame["date_start"] = pd.to_datetime(frame["date_start"])
+        return frame[changes.EVENT_COLUMNS]
+
+    common = {"year": 2019, "date_start": "2019-03-01", "admin1": "Idleb", "confidential": False}
+    old = events([{**common, "source": "acled", "source_event_id": "SYR1", "deaths_best": 4, "deaths_low": 4, "deaths_high": 4},
+                  {**common, "source": "acled", "source_event_id": "SYR2", "deaths_best": 9, "deaths_low": 9, "deaths_high": 9},
+                  {**common, "source": "curated", "source_event_id": "C1", "deaths_best": 2, "deaths_low": 2, "deaths_high": 2,
+                   "confidential": True}])
+    new = events([{**common, "source": "acled", "source_event_id": "SYR1", "deaths_best": 6, "deaths_low": 6, "deaths_high": 6},
+                  {**common, "source": "curated", "source_event_id": "C1", "deaths_best": 3, "deaths_low": 3, "deaths_high": 3,
+                   "confidential": True}])
+    changed = changes.compare_events(old, new, set(), set())
+    acled = changes.by_source(changed, ["acled", "curated"]).set_index("source").loc["acled"]
+    assert (acled["events_revised"], acled["events_removed"], acled["deaths_best_net_change"]) == (1, 1, 6 - 4 - 9)
+    assert changes.shown_events(changed).empty
+    assert changes.largest_revisions(changed).empty
