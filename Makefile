@@ -22,9 +22,9 @@ RUN := $(PYTHON) -m conflict_report
 # Inputs (see README, "Data"): a local file or a URL each; unset means "as last built", or the
 # documented download default.
 export UCDP_GED UCDP_GED_SHA256 UCDP_GED_VERSION UCDP_COUNTRY_YEAR BOUNDARIES_ADMIN1 BOUNDARIES_ADMIN2 ACLED_CSV CONFLICT_REPORT_CHUNK_ROWS
-export WORKERS DASK_SCHEDULER QUARTO
+export WORKERS DASK_SCHEDULER QUARTO EDITIONS_DIR
 
-.PHONY: help env data notebooks report render-check test curate-check serve bench clean
+.PHONY: help env data notebooks report render-check test curate-check serve bench clean edition changes
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,13 @@ report: notebooks ## write the report's sources and render HTML + PDF into repor
 
 render-check: $(ENV_READY) ## check the rendered site in a browser and the PDF (needs a render)
 	$(RUN) check-render --site report/_output --pdf report/_output/report.pdf --pdf-source report/report.qmd
+
+edition: notebooks ## save the current build as a published edition: make edition NAME=2026-12 (EDITIONS_DIR=...)
+	@test -n "$(NAME)" || { echo "usage: make edition NAME=<edition name>, e.g. NAME=2026-12"; exit 2; }
+	$(RUN) edition save "$(NAME)"
+
+changes: notebooks ## what changed since the last saved edition (SINCE=name to pick another)
+	$(RUN) changes $(if $(SINCE),--since "$(SINCE)")
 
 curate-check: $(ENV_READY) ## validate the hand-curated files in data/curated/
 	$(RUN) curate-check

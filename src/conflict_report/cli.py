@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from conflict_report.errors import PipelineError
 
@@ -68,6 +69,38 @@ def _serve(args) -> int:
     return report.serve(port=args.port)
 
 
+def _edition(args) -> int:
+    from conflict_report.report import editions
+    from conflict_report.report.build import git_commit
+
+    if args.action == "save":
+        edition = editions.save(args.name, git_commit())
+        print(f"edition {edition.name} saved in {edition.folder} ({len(edition.info['runs'])} runs, commit {edition.info['commit']})")
+    elif args.action == "list":
+        found = editions.list_editions()
+        if not found:
+            print(f"no saved edition in {editions.editions_dir()}")
+        for edition in found:
+            print(f"{edition.name:<24} saved {edition.saved_at[:19].replace('T', ' ')} UTC  commit {edition.info['commit']}")
+    elif args.action == "export":
+        print(f"edition {args.name} written to {editions.export(args.name, args.output)}")
+    else:
+        edition = editions.import_archive(args.file)
+        print(f"edition {edition.name} imported into {edition.folder}")
+    return 0
+
+
+def _changes(args) -> int:
+    from conflict_report.report import changes
+
+    comparison = changes.compare(args.since)
+    print(changes.summary(comparison), end="")
+    if args.csv and comparison is not None:
+        for path in changes.write_csv(comparison, args.csv):
+            print(f"written: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m conflict_report", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -95,6 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve report/_output on 127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_serve)
+    p = sub.add_parser("edition", help="save, list, export or import a published edition (EDITIONS_DIR, default editions/)")
+    actions = p.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("save", help="record the current build (after `make notebooks`) as edition NAME")
+    a.add_argument("name")
+    actions.add_parser("list", help="list the saved editions, oldest first")
+    a = actions.add_parser("export", help="write edition NAME as one .tar.gz archive")
+    a.add_argument("name")
+    a.add_argument("--output", type=Path, default=None, help="archive file (default edition-NAME.tar.gz here)")
+    a = actions.add_parser("import", help="read an archive written by `edition export` into EDITIONS_DIR")
+    a.add_argument("file", type=Path)
+    p.set_defaults(func=_edition)
+    p = sub.add_parser("changes", help="what changed since the last saved edition: inputs, events, ledger entries")
+    p.add_argument("--since", default=None, help="compare with this edition (default: the last saved)")
+    p.add_argument("--csv", type=Path, default=None, metavar="DIR", help="write the tables as CSV files into DIR")
+    p.set_defaults(func=_changes)
     return parser
 
 

@@ -144,7 +144,15 @@ def generated_files(runs: list[ReportRun]) -> tuple[dict[Path, str], dict[Path, 
     pages_text, images = pages.page_files(runs)
     files.update(pages_text)
     files[GENERATED / "manifest-table.qmd"] = manifest_table()
+    files.update(changes_files())
     return files, images
+
+
+def changes_files() -> dict[Path, str]:
+    """The "changes since the last edition" partial and its full event list (report/changes.py)."""
+    from conflict_report.report import changes
+
+    return changes.report_files()
 
 
 def write_sources(runs: list[ReportRun]) -> None:

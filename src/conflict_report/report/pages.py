@@ -45,7 +45,8 @@ GENERATED_PAGES = ("governorate-*.qmd", "actor-*.qmd", "run-*.qmd")  # written h
 NAV_BEFORE = [{"href": "index.qmd", "text": "Summary"}, {"href": "overview.qmd", "text": "Overview"}]
 NAV_AFTER = [{"href": "sources.qmd", "text": "Sources"},
              {"href": "case-study.qmd", "text": "Case study"},
-             {"href": "methods.qmd", "text": "Methods"}]
+             {"href": "methods.qmd", "text": "Methods"},
+             {"href": "changes.qmd", "text": "Changes"}]
 NAV_RIGHT = [{"href": "report.qmd", "text": "PDF"}]
 
 
