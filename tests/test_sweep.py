@@ -293,6 +293,11 @@ def test_code_change_and_data_change_each_rerun_every_run(project, tmp_path):
     assert Path(kernel["package"]).resolve().is_relative_to((project / "src").resolve()), "the kernel ignored PYTHONPATH"
     assert "2 runs: 0 ok, 2 skipped, 0 failed" in sweep_cli(project).stdout
 
+    # The report stage cannot change what a run computes: editing it reruns nothing.
+    report_code = project / "src" / "conflict_report" / "report" / "build.py"
+    report_code.write_text(report_code.read_text(encoding="utf-8") + "\n# An edited comment.\n", encoding="utf-8")
+    assert "2 runs: 0 ok, 2 skipped, 0 failed" in sweep_cli(project).stdout
+
     # A comment edited in the package the CLI and kernels import.
     schema = project / "src" / "conflict_report" / "data" / "schema.py"
     schema.write_text(schema.read_text(encoding="utf-8") + "\n# An edited comment.\n", encoding="utf-8")

@@ -36,11 +36,20 @@ COUNTRY_YEAR = paths.PROCESSED / "ucdp_country_year.parquet"
 BOUNDARIES = {1: paths.PROCESSED / "boundaries_admin1.geojson", 2: paths.PROCESSED / "boundaries_admin2.geojson"}
 
 
-def code_fingerprint() -> str:
-    """Hash of the package's source and the reference tables: a code change rebuilds."""
+# The parts of the package (subpackages and top-level modules) that cannot change what a step
+# builds, so that editing them does not redo the step: the data step reads only data/ and the
+# shared modules; the notebooks use everything but the report stage and the command line.
+NOT_READ_BY_DATA = ("analysis", "runs", "report", "run.py", "sections.py", "cli.py", "__main__.py")
+NOT_READ_BY_RUNS = ("report", "cli.py", "__main__.py")
+
+
+def code_fingerprint(leave_out: tuple[str, ...] = NOT_READ_BY_RUNS) -> str:
+    """Hash of the package's source, less the parts in `leave_out`, and of the reference
+    tables: a change to code the step reads redoes it."""
     digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent.parent  # src/conflict_report, every stage
-    for path in sorted([*package.rglob("*.py"), *paths.REFERENCE.glob("*.csv")]):
+    package = Path(__file__).resolve().parent.parent  # src/conflict_report
+    sources = [p for p in package.rglob("*.py") if p.relative_to(package).parts[0] not in leave_out]
+    for path in sorted([*sources, *paths.REFERENCE.glob("*.csv")]):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -104,7 +113,7 @@ def resolve_inputs() -> ResolvedInputs:
 
 
 def fingerprint(resolved: ResolvedInputs) -> str:
-    digest = hashlib.sha256(code_fingerprint().encode())
+    digest = hashlib.sha256(code_fingerprint(NOT_READ_BY_DATA).encode())
     digest.update(" ".join(a["variable"] for a in resolved.absent).encode())  # which input a file stands for
     for item in resolved.files() + [(p, p.name) for p in resolved.curated]:
         path, given = item
