@@ -1,6 +1,6 @@
 """Tests of the rendered-report checks on small hand-made fixtures.
 
-Quarto is not installed here, so the checks are proven on fixtures that plant each fault they look
+The checks are proven on fixtures that plant each fault they look
 for (tests/fixtures/site_bad) and on a clean site (tests/fixtures/site_good) that must pass, so a
 check that always fails would be caught too. The browser is a real headless Chromium and the PDFs
 are real, made in the test with pandoc (pypandoc-binary) and Typst (the typst package).
