@@ -47,7 +47,7 @@ report: notebooks ## write the report's sources and render HTML + PDF into repor
 	$(RUN) report
 
 render-check: $(ENV_READY) ## check the rendered site in a browser and the PDF (needs a render)
-	$(RUN) check-render --site report/_output --pdf report/_output/report.pdf
+	$(RUN) check-render
 
 curate-check: $(ENV_READY) ## validate the hand-curated files in data/curated/
 	$(RUN) curate-check

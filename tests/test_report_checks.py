@@ -8,7 +8,6 @@ are real, made in the test with pandoc (pypandoc-binary) and Typst (the typst pa
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import threading
@@ -18,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
+from conftest import run_cli
 
 from conflict_report.report.checks import (
     Kind,
@@ -336,11 +337,27 @@ def test_main_returns_0_for_the_good_site_and_pdf(capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.browser
-def test_real_quarto_render_passes_the_checks() -> None:
-    output_dir = Path(os.environ.get("REPORT_OUTPUT_DIR", ""))
-    if not os.environ.get("REPORT_OUTPUT_DIR") or not (output_dir / "index.html").is_file():
-        pytest.skip("needs a real Quarto render (Quarto is not installed here)")
-    problems = check_site_from_disk(output_dir) + check_site_in_browser(output_dir)
-    for pdf in sorted(output_dir.glob("*.pdf")):
-        problems += check_pdf(pdf, [])
-    assert problems == [], "\n".join(map(str, problems))
+@pytest.mark.slow
+@needs_chromium
+@needs_poppler
+def test_real_quarto_render_passes_the_checks(rendered_project: Path) -> None:
+    """`make render-check` (check-render with no paths) on the session's real render: the site in
+    Chromium, the PDF with the ledger's national totals, and the render's Quarto warnings."""
+    variables = yaml.safe_load((rendered_project / "report" / "_variables.yml").read_text(encoding="utf-8"))
+    done = run_cli(["check-render"], root=rendered_project, check=False, timeout=1800)
+    assert (done.returncode, done.stdout.splitlines()[-1:]) == (0, ["rendered report passed all checks"]), done.stdout + done.stderr
+    # The same checks do see the ledger's numbers in this PDF, and would miss a number it lacks.
+    pdf = rendered_project / "report" / "_output" / "report.pdf"
+    national = [variables["national"]["deaths_best"], variables["national"]["events"]]
+    assert check_pdf(pdf, national, min_pages=10, require_a4=True) == []
+    assert details(check_pdf(pdf, ["999,999,999"]), Kind.MISSING_TEXT, str(pdf)) == ["'999,999,999' does not appear in the text"]
+
+
+def test_check_render_takes_its_options(capsys: pytest.CaptureFixture[str], good_pdf: Path) -> None:
+    """The CLI's check-render (what `make render-check` calls) parses --site and --pdf itself."""
+    from conflict_report.cli import main as cli_main
+
+    assert cli_main(["check-render", "--site", str(SITE_BAD), "--no-browser", "--pdf", str(good_pdf), "--expect", "112,337"]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("markers.html: Quarto failure marker") for line in printed)
+    assert printed[-1].endswith("problem(s) found")

@@ -35,12 +35,15 @@ __all__ = [
     "BrowserCheckError",
     "Kind",
     "Problem",
+    "add_arguments",
     "check_pdf",
     "check_quarto_stderr",
+    "check_rendered",
     "check_site_from_disk",
     "check_site_in_browser",
     "find_chromium",
     "main",
+    "run",
 ]
 
 # The checker serves the site on 127.0.0.1; only these hosts may be contacted by a page.
@@ -78,6 +81,7 @@ class Kind(str, Enum):
     RENDER_WARNING = "render warning"
     MISSING_OUTPUT = "missing or unreadable output"
     TOOL_MISSING = "tool missing"
+    CHECK_FAILED = "check could not run"
 
 
 _SHIP_INSIDE_SITE = "Ship the resource inside the site (embed-resources: true); pages load nothing from other hosts"
@@ -97,6 +101,7 @@ _ADVICE: dict[Kind, str] = {
     Kind.RENDER_WARNING: "Fix the cause of the warning; Quarto does not fail the render for it",
     Kind.MISSING_OUTPUT: "Re-render the report: this output is missing or damaged",
     Kind.TOOL_MISSING: "Install the tool named in the message",
+    Kind.CHECK_FAILED: "Fix what the message names and check again; the output was not checked",
 }
 
 
@@ -619,29 +624,40 @@ def check_quarto_stderr(text: str) -> list[Problem]:
 # --------------------------------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "conflict_report check-render") -> int:
-    """Check a rendered report; prints one problem per line and returns 1 if there are any, else 0."""
-    parser = _argument_parser(prog)
-    arguments = parser.parse_args(argv)
-    if not (arguments.site or arguments.pdf or arguments.render_log):
-        parser.error("give at least one of --site, --pdf, --render-log")
+def check_rendered(
+    site: Path | None = None,
+    pdf: Path | None = None,
+    *,
+    expected_texts: Sequence[str] = (),
+    min_pages: int = 2,
+    max_pages: int = 200,
+    require_a4: bool = False,
+    render_log: str | None = None,
+    browser: bool = True,
+) -> list[Problem]:
+    """Every check of a rendered report in one call (what `make report` runs on a new render
+    before it replaces the last good one, and what `check-render` runs): the site from disk and
+    in the browser, the PDF, and Quarto's warnings in ``render_log`` (its stderr).
+
+    A tool that is not installed gives a :attr:`Kind.TOOL_MISSING` problem; the caller decides
+    whether that fails the run or is only said."""
     problems: list[Problem] = []
-    if arguments.site:
-        problems += check_site_from_disk(arguments.site)
-        if not arguments.no_browser:
-            problems += check_site_in_browser(arguments.site)
-    if arguments.pdf:
-        problems += check_pdf(arguments.pdf, arguments.expect, arguments.min_pages, arguments.max_pages, arguments.a4)
-    if arguments.render_log:
-        problems += check_quarto_stderr(arguments.render_log.read_text(encoding="utf-8", errors="replace"))
-    for problem in problems:
-        print(problem)
-    print(f"{len(problems)} problem(s) found" if problems else "rendered report passed all checks")
-    return 1 if problems else 0
+    if site is not None:
+        problems += check_site_from_disk(site)
+        if browser:
+            try:
+                problems += check_site_in_browser(site)
+            except BrowserCheckError as error:
+                problems.append(Problem(Kind.CHECK_FAILED, str(site), f"the browser check could not run: {error}"))
+    if pdf is not None:
+        problems += check_pdf(pdf, expected_texts, min_pages, max_pages, require_a4)
+    if render_log is not None:
+        problems += check_quarto_stderr(render_log)
+    return problems
 
 
-def _argument_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Check a rendered Quarto report (HTML site and PDF).")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python -m conflict_report check-render`."""
     parser.add_argument("--site", type=Path, help="folder of the rendered HTML site (holds index.html)")
     parser.add_argument("--no-browser", action="store_true", help="skip the headless Chromium check of the site")
     parser.add_argument("--pdf", type=Path, help="the rendered PDF")
@@ -652,4 +668,31 @@ def _argument_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--max-pages", type=int, default=200)
     parser.add_argument("--a4", action="store_true", help="require every PDF page to be A4")
     parser.add_argument("--render-log", type=Path, help="stderr of `quarto render`, to check for warnings")
-    return parser
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Check what ``arguments`` name; prints one problem per line and returns 1 if there are any, else 0."""
+    problems = check_rendered(
+        arguments.site,
+        arguments.pdf,
+        expected_texts=arguments.expect,
+        min_pages=arguments.min_pages,
+        max_pages=arguments.max_pages,
+        require_a4=arguments.a4,
+        render_log=arguments.render_log.read_text(encoding="utf-8", errors="replace") if arguments.render_log else None,
+        browser=not arguments.no_browser,
+    )
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s) found" if problems else "rendered report passed all checks")
+    return 1 if problems else 0
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "conflict_report check-render") -> int:
+    """Check a rendered report named on the command line (see :func:`run`)."""
+    parser = argparse.ArgumentParser(prog=prog, description="Check a rendered Quarto report (HTML site and PDF).")
+    add_arguments(parser)
+    arguments = parser.parse_args(argv)
+    if not (arguments.site or arguments.pdf or arguments.render_log):
+        parser.error("give at least one of --site, --pdf, --render-log")
+    return run(arguments)
