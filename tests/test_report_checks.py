@@ -361,3 +361,27 @@ def test_check_render_takes_its_options(capsys: pytest.CaptureFixture[str], good
     printed = capsys.readouterr().out.splitlines()
     assert any(line.startswith("markers.html: Quarto failure marker") for line in printed)
     assert printed[-1].endswith("problem(s) found")
+
+
+def test_make_report_says_in_one_line_which_checks_a_missing_tool_skipped(
+    tmp_path: Path, good_pdf: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without Chromium and poppler, `make report` still checks the site from disk and Quarto's
+    log, says in one line what it skipped, and passes; `make render-check` fails instead."""
+    from conflict_report.report import build
+
+    output = tmp_path / "_output"
+    shutil.copytree(SITE_GOOD, output)
+    shutil.copy(good_pdf, output / "report.pdf")
+    monkeypatch.setattr(build, "VARIABLES", tmp_path / "no-variables.yml")
+    monkeypatch.setenv("CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pdftotext, no pdfinfo, no chromium
+    assert build.check_output(output, "Output created: _output.new/index.html\n") is True
+    printed = capsys.readouterr()
+    skipped = [line for line in printed.out.splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and all(tool in skipped[0] for tool in ("Chromium", "pdftotext", "pdfinfo")), printed.out
+    assert printed.err == ""
+    assert build.check_output(output, None, missing_tools_fail=True) is False
+    # The checks that need no tool still fail the run.
+    assert build.check_output(output, "WARNING (overview.qmd:3:1) Unknown var nope specified in a var shortcode\n") is False
+    assert "Unknown var nope" in capsys.readouterr().err
