@@ -47,7 +47,7 @@ report: notebooks ## write the report's sources and render HTML + PDF into repor
 	$(RUN) report
 
 render-check: $(ENV_READY) ## check the rendered site in a browser and the PDF (needs a render)
-	$(RUN) check-render --site report/_output --pdf report/_output/report.pdf --pdf-source report/report.qmd
+	$(RUN) check-render
 
 edition: notebooks ## save the current build as a published edition: make edition NAME=2026-12 (EDITIONS_DIR=...)
 	@test -n "$(NAME)" || { echo "usage: make edition NAME=<edition name>, e.g. NAME=2026-12"; exit 2; }
@@ -74,4 +74,4 @@ bench: $(ENV_READY) ## run the benchmarks (minutes to hours; see benchmarks/RESU
 	$(PYTHON) benchmarks/run.py rebuild --repeat 5
 
 clean: ## remove generated outputs (not .venv, not downloads in data/raw)
-	rm -rf data/processed build report/_output report/_generated report/_variables.yml report/.quarto
+	rm -rf data/processed build report/_output report/_output.new report/_output.old report/_generated report/_variables.yml report/.quarto

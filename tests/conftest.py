@@ -27,6 +27,15 @@ DATA_ENV = {
 }
 
 
+QUARTO_MISSING = ("Quarto is not installed (none on PATH, QUARTO unset): the real render is tested where it is "
+                  "(CI installs it from ../shared/tools/quarto)")
+
+
+def find_quarto() -> str | None:
+    """The Quarto `make report` would use: QUARTO, else one on PATH."""
+    return os.environ.get("QUARTO") or shutil.which("quarto")
+
+
 def pytest_configure(config):
     if not UCDP_GED_FILE.exists():
         raise pytest.UsageError(f"The shared UCDP file is missing at {UCDP_GED_FILE}; set SHARED_DATA to the folder holding it.")
@@ -81,9 +90,42 @@ def swept_project(built_data) -> Path:
     return built_data
 
 
+def git(root: Path, *args: str) -> str:
+    """Run git in ``root`` (a scratch clone or copy) with a fixed identity; returns its stdout."""
+    done = subprocess.run(["git", "-c", "user.name=conflict-report tests", "-c", "user.email=tests@invalid", *args],
+                          cwd=root, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def copy_project(source: Path, target: Path) -> Path:
+    """A copy of a built project (data, build/, report sources and output) that a test may change."""
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
 @pytest.fixture(scope="session")
-def rendered_report(swept_project) -> Path:
-    """`make report` (sources and the real Quarto render) over the full sweep, once per session, for
-    the tests that only read the rendered site and PDF in report/_output/."""
-    run_cli(["report"], root=swept_project, timeout=1800)
-    return swept_project
+def rendered_project(swept_project, tmp_path_factory) -> Path:
+    """The real `make report` (sources, Quarto render, the render's own checks before it replaces
+    report/_output) run ONCE per session over the full sweep, in its own git repository: a copy
+    of the swept project with the repository's .gitignore, committed, so `git status` after the
+    render shows what the render left behind. Tests that only read the render share it; a test
+    that changes it works on `copy_project(rendered_project, tmp_path / ...)`.
+
+    Skips with the true reason where no Quarto is installed."""
+    quarto = find_quarto()
+    if quarto is None:
+        pytest.skip(QUARTO_MISSING)
+    root = tmp_path_factory.mktemp("rendered") / "project"
+    shutil.copytree(swept_project, root, symlinks=True, ignore=shutil.ignore_patterns("_output*", ".quarto"))
+    shutil.copy(REPO / ".gitignore", root / ".gitignore")
+    git(root, "init", "--quiet")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "scratch copy of the project")
+    done = run_cli(["report"], root=root, env={"QUARTO": quarto}, timeout=1800)
+    render_log(root).write_text(done.stdout + done.stderr, encoding="utf-8")
+    return root
+
+
+def render_log(root: Path) -> Path:
+    """What `make report` printed when `rendered_project` was made (kept beside the project, not in it)."""
+    return root.parent / "make-report.log"

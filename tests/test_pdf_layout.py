@@ -120,6 +120,6 @@ def test_margins_missing_from_the_front_matter_are_named(tmp_path):
 @needs_quarto
 @needs_poppler
 @pytest.mark.slow
-def test_the_real_report_pdf_passes_the_layout_check(rendered_report):
-    pdf = rendered_report / "report" / "_output" / "report.pdf"
-    assert pdf_layout.report_layout_problems(pdf, rendered_report / "report" / "report.qmd") == []
+def test_the_real_report_pdf_passes_the_layout_check(rendered_project):
+    pdf = rendered_project / "report" / "_output" / "report.pdf"
+    assert pdf_layout.report_layout_problems(pdf, rendered_project / "report" / "report.qmd") == []

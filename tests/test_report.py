@@ -6,12 +6,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 import yaml
-from conftest import REPO, UCDP_GED_FILE, run_cli
+from conftest import DATA_ENV, REPO, UCDP_GED_FILE, copy_project, find_quarto, git, render_log, run_cli
 
 from conflict_report.analysis import tables as report_tables
 
@@ -144,16 +148,67 @@ def test_markup_in_source_text_is_escaped(text, forbidden):
     assert escaped.replace("\\", "") == text
 
 
-@pytest.mark.skipif(shutil.which("quarto") is None and not os.environ.get("QUARTO"),
-                    reason="needs Quarto (not installed on this machine): the render itself is checked where Quarto exists")
-def test_real_render_passes_the_rendered_checks(prepared):
-    from conflict_report.report import checks as report_checks
+def test_make_report_checks_its_render_before_the_swap(rendered_project):
+    """The session's real `make report`: its checks ran on the new render and passed, it was
+    swapped in, the next `make report` has nothing to do, and git sees nothing left behind."""
+    printed = render_log(rendered_project).read_text(encoding="utf-8")
+    assert "checking the new render" in printed
+    assert printed.index("checking the new render") < printed.index("report written: report/_output/index.html")
+    assert "checks skipped" not in printed, printed  # every check ran: Chromium and poppler are here
+    output = rendered_project / "report" / "_output"
+    assert sorted(p.name for p in output.glob("*.pdf")) == ["report.pdf"]
+    assert not (rendered_project / "report" / "_output.new").exists()
+    assert git(rendered_project, "status", "--porcelain", "--untracked-files=all") == ""
+    again = run_cli(["report"], root=rendered_project, env={"QUARTO": find_quarto()})
+    assert "report/_output is up to date" in again.stdout
 
-    run_cli(["report"], root=prepared, timeout=1800)
-    output = prepared / "report" / "_output"
-    variables = yaml.safe_load((prepared / "report" / "_variables.yml").read_text(encoding="utf-8"))
-    assert len(list(output.glob("*.pdf"))) == 1
-    problems = report_checks.check_site_from_disk(output) + report_checks.check_site_in_browser(output)
-    problems += report_checks.check_pdf(output / "report.pdf", [variables["national"]["deaths_best"], variables["national"]["events"]],
-                                        min_pages=10, require_a4=True)
-    assert problems == []
+
+def test_a_render_that_fails_its_checks_keeps_the_last_good_report(rendered_project, tmp_path):
+    """An unknown metadata key (which the sources check does not look for) only makes Quarto warn
+    and exit 0: the checks of its stderr and of the pages fail the run, the last good report and
+    its render key stay (so the next `make report` renders and checks again), and the failed
+    render is kept aside to look at. (An unknown `var` is already refused before the render.)"""
+    root = copy_project(rendered_project, tmp_path / "project")
+    output = root / "report" / "_output"
+    good = {name: (output / name).read_bytes() for name in ("report.pdf", "index.html", ".render-key")}
+    with open(root / "report" / "_sections" / "overview.qmd", "a", encoding="utf-8") as section:
+        section.write("\n{{< meta nope >}}\n")
+    git(root, "commit", "--quiet", "--all", "-m", "an unknown metadata key")
+    done = run_cli(["report"], root=root, env={"QUARTO": find_quarto()}, check=False, timeout=1800)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "render warning" in done.stderr and "Unknown meta key nope" in done.stderr
+    assert "Quarto failure marker: unknown metadata key '?meta:nope'" in done.stderr
+    assert "report/_output is unchanged" in done.stderr
+    assert {name: (output / name).read_bytes() for name in good} == good
+    assert (root / "report" / "_output.new" / "index.html").exists()
+    assert git(root, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_an_interrupted_render_leaves_git_status_clean_and_the_last_report(rendered_project, tmp_path):
+    """Ctrl-C while Quarto writes pages into report/: nothing shows in `git status`, and the last
+    good report stays."""
+    root = copy_project(rendered_project, tmp_path / "project")
+    good_pdf = (root / "report" / "_output" / "report.pdf").read_bytes()
+    with open(root / "report" / "_sections" / "overview.qmd", "a", encoding="utf-8") as section:
+        section.write("\nA sentence added so that the report renders again.\n")
+    git(root, "commit", "--quiet", "--all", "-m", "a change to render")
+    env = {**os.environ, **DATA_ENV, "CONFLICT_REPORT_ROOT": str(root), "QUARTO": find_quarto()}
+    process = subprocess.Popen([sys.executable, "-m", "conflict_report", "report"], cwd=root, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        # Interrupt once Quarto has begun writing pages (it renders each page beside its source first).
+        for _ in range(3000):  # polls, at most about 10 minutes
+            if process.poll() is not None or any((root / "report").glob("*.html")):
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, "the render finished before it could be interrupted"
+        assert any((root / "report").glob("*.html")), "Quarto wrote no page into report/ in 10 minutes"
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: to the whole foreground group
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode != 0
+    assert git(root, "status", "--porcelain", "--untracked-files=all") == ""
+    assert (root / "report" / "_output" / "report.pdf").read_bytes() == good_pdf

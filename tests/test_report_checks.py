@@ -1,6 +1,6 @@
 """Tests of the rendered-report checks on small hand-made fixtures.
 
-Quarto is not installed here, so the checks are proven on fixtures that plant each fault they look
+The checks are proven on fixtures that plant each fault they look
 for (tests/fixtures/site_bad) and on a clean site (tests/fixtures/site_good) that must pass, so a
 check that always fails would be caught too. The browser is a real headless Chromium and the PDFs
 are real, made in the test with pandoc (pypandoc-binary) and Typst (the typst package).
@@ -8,7 +8,6 @@ are real, made in the test with pandoc (pypandoc-binary) and Typst (the typst pa
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import threading
@@ -18,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
+from conftest import run_cli
 
 from conflict_report.report.checks import (
     Kind,
@@ -336,11 +337,51 @@ def test_main_returns_0_for_the_good_site_and_pdf(capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.browser
-def test_real_quarto_render_passes_the_checks() -> None:
-    output_dir = Path(os.environ.get("REPORT_OUTPUT_DIR", ""))
-    if not os.environ.get("REPORT_OUTPUT_DIR") or not (output_dir / "index.html").is_file():
-        pytest.skip("needs a real Quarto render (Quarto is not installed here)")
-    problems = check_site_from_disk(output_dir) + check_site_in_browser(output_dir)
-    for pdf in sorted(output_dir.glob("*.pdf")):
-        problems += check_pdf(pdf, [])
-    assert problems == [], "\n".join(map(str, problems))
+@pytest.mark.slow
+@needs_chromium
+@needs_poppler
+def test_real_quarto_render_passes_the_checks(rendered_project: Path) -> None:
+    """`make render-check` (check-render with no paths) on the session's real render: the site in
+    Chromium, the PDF with the ledger's national totals, and the render's Quarto warnings."""
+    variables = yaml.safe_load((rendered_project / "report" / "_variables.yml").read_text(encoding="utf-8"))
+    done = run_cli(["check-render"], root=rendered_project, check=False, timeout=1800)
+    assert (done.returncode, done.stdout.splitlines()[-1:]) == (0, ["rendered report passed all checks"]), done.stdout + done.stderr
+    # The same checks do see the ledger's numbers in this PDF, and would miss a number it lacks.
+    pdf = rendered_project / "report" / "_output" / "report.pdf"
+    national = [variables["national"]["deaths_best"], variables["national"]["events"]]
+    assert check_pdf(pdf, national, min_pages=10, require_a4=True) == []
+    assert details(check_pdf(pdf, ["999,999,999"]), Kind.MISSING_TEXT, str(pdf)) == ["'999,999,999' does not appear in the text"]
+
+
+def test_check_render_takes_its_options(capsys: pytest.CaptureFixture[str], good_pdf: Path) -> None:
+    """The CLI's check-render (what `make render-check` calls) parses --site and --pdf itself."""
+    from conflict_report.cli import main as cli_main
+
+    assert cli_main(["check-render", "--site", str(SITE_BAD), "--no-browser", "--pdf", str(good_pdf), "--expect", "112,337"]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("markers.html: Quarto failure marker") for line in printed)
+    assert printed[-1].endswith("problem(s) found")
+
+
+def test_make_report_says_in_one_line_which_checks_a_missing_tool_skipped(
+    tmp_path: Path, good_pdf: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without Chromium and poppler, `make report` still checks the site from disk and Quarto's
+    log, says in one line what it skipped, and passes; `make render-check` fails instead."""
+    from conflict_report.report import build
+
+    output = tmp_path / "_output"
+    shutil.copytree(SITE_GOOD, output)
+    shutil.copy(good_pdf, output / "report.pdf")
+    monkeypatch.setattr(build, "VARIABLES", tmp_path / "no-variables.yml")
+    monkeypatch.setenv("CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pdftotext, no pdfinfo, no chromium
+    assert build.check_output(output, "Output created: _output.new/index.html\n") is True
+    printed = capsys.readouterr()
+    skipped = [line for line in printed.out.splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and all(tool in skipped[0] for tool in ("Chromium", "pdftotext", "pdfinfo")), printed.out
+    assert printed.err == ""
+    assert build.check_output(output, None, missing_tools_fail=True) is False
+    # The checks that need no tool still fail the run.
+    assert build.check_output(output, "WARNING (overview.qmd:3:1) Unknown var nope specified in a var shortcode\n") is False
+    assert "Unknown var nope" in capsys.readouterr().err

@@ -51,7 +51,11 @@ def _curate_check(args) -> int:
 def _check_render(args) -> int:
     from conflict_report.report import checks as report_checks
 
-    return report_checks.main(args.rest)
+    if args.site or args.pdf or args.render_log:
+        return report_checks.run(args)
+    from conflict_report.report import build as report
+
+    return report.check_main()
 
 
 def _actors(args) -> int:
@@ -102,6 +106,8 @@ def _changes(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from conflict_report.report import checks as report_checks
+
     parser = argparse.ArgumentParser(prog="python -m conflict_report", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,8 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("curate-check", help="validate the hand-curated files in data/curated/")
     p.add_argument("paths", nargs="*", help="files or folders (default data/curated)")
     p.set_defaults(func=_curate_check)
-    p = sub.add_parser("check-render", help="check a rendered site and PDF (browser, links, ledger numbers)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("check-render", help="check a rendered site and PDF (browser, links, ledger numbers); "
+                       "without --site/--pdf/--render-log: report/_output, as `make report` checks it")
+    report_checks.add_arguments(p)
     p.set_defaults(func=_check_render)
     p = sub.add_parser("actors", help="list every actor in the event table (valid values of the actor parameter), most events first")
     p.set_defaults(func=_actors)

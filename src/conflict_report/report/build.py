@@ -37,6 +37,9 @@ from conflict_report.errors import PipelineError
 GENERATED, FIGURES = pages.GENERATED, pages.FIGURES
 VARIABLES = paths.REPORT / "_variables.yml"
 RENDER_KEY = paths.REPORT_OUTPUT / ".render-key"
+SCRATCH_OUTPUT = "_output.new"  # the render goes here, and replaces _output only once checked
+RENDER_LOG = paths.BUILD / "quarto-render.log"  # Quarto's stderr of the render now in report/_output
+MIN_PDF_PAGES = 10  # a shorter PDF lost its sections
 PDF_NAME = "report.pdf"
 QUARTO_MIN_VERSION = (1, 5)  # typst format options, embed, website search used here
 QUARTO_REVIEWED_VERSION = (1, 10)
@@ -219,22 +222,95 @@ def render_key() -> str:
     return digest.hexdigest()
 
 
+def run_quarto(binary: str, output_dir: str) -> tuple[int, str]:
+    """`quarto render` of the project into ``output_dir``; returns its exit code and its stderr,
+    which is shown as it comes (Quarto's progress) and kept, because Quarto only warns about
+    unresolved references and unknown variables."""
+    process = subprocess.Popen([binary, "render", str(paths.REPORT), "--output-dir", output_dir], cwd=paths.REPORT,
+                               stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
+    lines = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            sys.stderr.write(line)
+            lines.append(line)
+        return process.wait(), "".join(lines)
+    finally:
+        if process.poll() is None:  # interrupted: stop Quarto too, so nothing writes into report/ afterwards
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def expected_texts() -> list[str]:
+    """Ledger totals the PDF must print as the ledger formatted them: the national run's deaths
+    (best) and events, when the report has a national run."""
+    values = yaml.safe_load(VARIABLES.read_text(encoding="utf-8")) if VARIABLES.exists() else {}
+    national = (values or {}).get("national", {})
+    return [national[key] for key in ("deaths_best", "events") if key in national]
+
+
+def check_output(output: Path, render_log: str | None, *, missing_tools_fail: bool = False) -> bool:
+    """Every rendered-report check on ``output`` (site in Chromium, PDF, Quarto's warnings);
+    prints the problems and returns True when there are none. A check whose tool is not
+    installed is skipped, said in one line, and fails only with ``missing_tools_fail``."""
+    from conflict_report.report import checks as report_checks
+
+    problems = report_checks.check_rendered(output, output / PDF_NAME, expected_texts=expected_texts(), min_pages=MIN_PDF_PAGES,
+                                            require_a4=True, render_log=render_log,
+                                            source_qmd=paths.REPORT / "report.qmd")
+    missing = [p for p in problems if p.kind is report_checks.Kind.TOOL_MISSING]
+    failures = problems if missing_tools_fail else [p for p in problems if p not in missing]
+    if missing:
+        print("rendered-report checks skipped, a tool is missing: " + "; ".join(p.detail for p in missing))
+    for problem in failures:
+        print(problem, file=sys.stderr)
+    return not failures
+
+
 def render(binary: str) -> int:
-    """Render into a scratch folder and swap it in, so a failed render keeps the last good site."""
-    scratch = paths.REPORT / "_output.new"
+    """Render into a scratch folder, check it, and only then swap it in: a failed render, or one
+    that fails its checks, keeps the last good report (and its render key, so the next `make
+    report` renders and checks again)."""
+    scratch = paths.REPORT / SCRATCH_OUTPUT
     shutil.rmtree(scratch, ignore_errors=True)
-    result = subprocess.run([binary, "render", str(paths.REPORT), "--output-dir", scratch.name], cwd=paths.REPORT)
-    if result.returncode != 0:
+    try:
+        returncode, log = run_quarto(binary, SCRATCH_OUTPUT)
+    except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
-        print(f"Quarto failed (exit {result.returncode}); the previous report in report/_output is unchanged.", file=sys.stderr)
-        return result.returncode
+        raise
+    if returncode != 0:
+        shutil.rmtree(scratch, ignore_errors=True)
+        print(f"Quarto failed (exit {returncode}); the previous report in report/_output is unchanged.", file=sys.stderr)
+        return returncode
+    print("checking the new render (site in Chromium, PDF, Quarto's warnings) before it replaces report/_output")
+    if not check_output(scratch, log):
+        print(f"The new render failed its checks (above); it is left in report/{SCRATCH_OUTPUT} to look at, "
+              "and report/_output is unchanged.", file=sys.stderr)
+        return 1
     old = paths.REPORT / "_output.old"
     shutil.rmtree(old, ignore_errors=True)
     if paths.REPORT_OUTPUT.exists():
         paths.REPORT_OUTPUT.rename(old)
     scratch.rename(paths.REPORT_OUTPUT)
     shutil.rmtree(old, ignore_errors=True)
+    atomic.write_text(RENDER_LOG, log)
     return 0
+
+
+def check_main() -> int:
+    """`make render-check`: the checks `make report` runs, alone, on report/_output."""
+    if not (paths.REPORT_OUTPUT / "index.html").exists():
+        print("error: no rendered report in report/_output; run `make report` first", file=sys.stderr)
+        return 1
+    log = RENDER_LOG.read_text(encoding="utf-8") if RENDER_LOG.exists() else None
+    if check_output(paths.REPORT_OUTPUT, log, missing_tools_fail=True):
+        print("rendered report passed all checks")
+        return 0
+    return 1
 
 
 def main(render_report: bool = True) -> int:
@@ -258,6 +334,7 @@ def main(render_report: bool = True) -> int:
         print(f"error: Quarto {'.'.join(map(str, version))} is older than {'.'.join(map(str, QUARTO_MIN_VERSION))}, "
               f"which this report needs (reviewed with {'.'.join(map(str, QUARTO_REVIEWED_VERSION))}).\n{INSTALL_QUARTO}", file=sys.stderr)
         return 3
+    shutil.rmtree(paths.REPORT / SCRATCH_OUTPUT, ignore_errors=True)  # a render that failed its checks: rendered again below
     key = render_key()
     if RENDER_KEY.exists() and RENDER_KEY.read_text().strip() == key and (paths.REPORT_OUTPUT / PDF_NAME).exists():
         print("report/_output is up to date (nothing the render reads has changed)")

@@ -4,9 +4,8 @@ Why these checks exist: Quarto does not fail a render for an unresolved cross-re
 variable -- it only warns and leaves markers such as ``?@fig-x`` or ``?var:total`` in the output. A site
 can also look fine on disk yet throw script errors, show broken figures, or fetch scripts and fonts from
 other hosts (which leaks every reader's visit and breaks offline reading). So the rendered output itself
-is checked: statically from disk, in headless Chromium driven over the Chrome DevTools Protocol (with
-every request to another host blocked and reported), and the PDF through poppler's ``pdftotext`` and
-``pdfinfo``.
+is checked: statically from disk, in an installed headless Chromium driven by Playwright (with every
+request to another host blocked and reported), and the PDF through poppler's ``pdftotext`` and ``pdfinfo``.
 
 Every check returns a list of :class:`Problem`; an empty list means the output passed.
 """
@@ -15,17 +14,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import tempfile
 import threading
-import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -42,19 +37,23 @@ __all__ = [
     "BrowserCheckError",
     "Kind",
     "Problem",
+    "add_arguments",
     "check_pdf",
     "check_quarto_stderr",
+    "check_rendered",
     "check_site_from_disk",
     "check_site_in_browser",
     "find_chromium",
     "main",
+    "run",
 ]
 
 # The checker serves the site on 127.0.0.1; only these hosts may be contacted by a page.
 LOCAL_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost"})
 
+INSTALL_CHROMIUM = "apt-get install chromium, or set CHROMIUM=/path/to/chromium"
+
 CHROMIUM_FLAGS: tuple[str, ...] = (
-    "--headless",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -85,6 +84,7 @@ class Kind(str, Enum):
     MISSING_OUTPUT = "missing or unreadable output"
     LAYOUT = "text lost in the PDF layout"
     TOOL_MISSING = "tool missing"
+    CHECK_FAILED = "check could not run"
 
 
 _SHIP_INSIDE_SITE = "Ship the resource inside the site (embed-resources: true); pages load nothing from other hosts"
@@ -105,6 +105,7 @@ _ADVICE: dict[Kind, str] = {
     Kind.MISSING_OUTPUT: "Re-render the report: this output is missing or damaged",
     Kind.LAYOUT: "Make the table or text fit the page: shorten long values, let the table break (report/_typst/)",
     Kind.TOOL_MISSING: "Install the tool named in the message",
+    Kind.CHECK_FAILED: "Fix what the message names and check again; the output was not checked",
 }
 
 
@@ -302,14 +303,24 @@ def _resolve_inside_site(site_dir: Path, page: Path, path: str) -> Path | None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Site in the browser: static server, Chromium, Chrome DevTools Protocol
+# Site in the browser: static server, an installed Chromium driven by Playwright
 # --------------------------------------------------------------------------------------------------
 
 
 def find_chromium() -> str | None:
-    """The Chromium binary to drive: $CHROMIUM if set, else /usr/bin/chromium; None if it is not there."""
-    candidate = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else shutil.which(candidate)
+    """The installed Chromium to drive: $CHROMIUM (a path, or a name on PATH) if set, else Debian's
+    /usr/bin/chromium, else chromium or chromium-browser on PATH; None if there is none.
+
+    Playwright is only the driver: it is never asked to download a browser of its own."""
+    named = os.environ.get("CHROMIUM")
+    candidates = [named] if named else ["/usr/bin/chromium", "chromium", "chromium-browser"]
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
 
 
 class _QuietFileHandler(SimpleHTTPRequestHandler):
@@ -348,150 +359,39 @@ def _refusing_port() -> Iterator[int]:
 
 
 @contextmanager
-def _running_chromium(chromium: str, startup_timeout: float) -> Iterator[str]:
-    """Start headless Chromium with a fresh profile; yields the browser's DevTools websocket URL.
+def _launched_browser(chromium: str) -> Iterator[Any]:
+    """Headless ``chromium`` under Playwright; yields a fresh browser context.
 
-    Besides the CDP block of other hosts, Chromium is pointed at a proxy port that refuses
-    connections, so traffic the page domains cannot see (preconnects, browser services) cannot leave
-    either; loopback addresses bypass proxies, so the local server is still reached directly.
+    Besides the per-page block of other hosts (routes), Chromium is pointed at a proxy port that
+    refuses connections, so traffic the routes cannot see (preconnects, browser services) cannot
+    leave either; Chromium sends loopback addresses past proxies, so the local server is still
+    reached directly. The proxy is given as a plain switch: Playwright's own ``proxy`` option
+    would send loopback through it too.
     """
-    with (
-        tempfile.TemporaryDirectory(prefix="report-check-chromium-", ignore_cleanup_errors=True) as profile,
-        _refusing_port() as dead_proxy_port,
-    ):
-        command = [
-            chromium,
-            *CHROMIUM_FLAGS,
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            f"--proxy-server=http://127.0.0.1:{dead_proxy_port}",
-            "about:blank",
-        ]
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            yield _devtools_url(process, Path(profile), startup_timeout)
-        finally:
-            _stop_process_group(process)
-
-
-def _devtools_url(process: subprocess.Popen[bytes], profile: Path, timeout: float) -> str:
-    """Chromium writes its port and browser path to DevToolsActivePort once DevTools is listening."""
-    port_file = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BrowserCheckError(f"Chromium exited with code {process.returncode} before DevTools was ready")
-        lines = port_file.read_text().split() if port_file.exists() else []
-        if len(lines) >= 2:
-            return f"ws://127.0.0.1:{lines[0]}{lines[1]}"
-        time.sleep(0.05)
-    raise BrowserCheckError(f"Chromium did not open DevTools within {timeout:.0f} s")
-
-
-def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """Stop Chromium, then anything left of the process group started for it.
-
-    The browser is asked first so that it stops and reaps its own helper processes; whatever is
-    still in the group afterwards (or if the browser hangs) is killed.
-    """
-    process.terminate()
     try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=5)
-
-
-class _DevToolsConnection:
-    """A minimal Chrome DevTools Protocol client over one websocket (flattened target sessions).
-
-    Events are handed to ``on_event`` as they arrive, also while a command waits for its answer: the
-    page's requests are paused by Fetch and must be answered before e.g. Page.navigate can complete.
-    """
-
-    def __init__(self, websocket_url: str, timeout: float) -> None:
-        import websocket  # websocket-client; imported here so the disk and PDF checks do not need it
-
-        self._socket = websocket.create_connection(websocket_url, timeout=timeout, suppress_origin=True)
-        self._timeout_error = websocket.WebSocketTimeoutException
-        self._connection_errors = (websocket.WebSocketException, OSError)
-        self._next_id = 0
-        self._awaited: set[int] = set()
-        self._answers: dict[int, dict[str, Any]] = {}
-        self.on_event: Callable[[dict[str, Any]], None] = lambda message: None
-
-    def close(self) -> None:
-        self._socket.close()
-
-    def notify(self, method: str, params: dict[str, Any] | None = None, session_id: str | None = None) -> int:
-        """Send a command without waiting for its answer (answers to it are dropped)."""
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
-        if session_id:
-            message["sessionId"] = session_id
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        raise BrowserCheckError(f"the Python package playwright is not installed ({error}); pip install playwright") from error
+    with _refusing_port() as dead_proxy_port, sync_playwright() as playwright:
         try:
-            self._socket.send(json.dumps(message))
-        except self._connection_errors as error:
-            raise BrowserCheckError(f"lost the DevTools connection to Chromium: {error}") from error
-        return self._next_id
-
-    def call(
-        self, method: str, params: dict[str, Any] | None = None, session_id: str | None = None, timeout: float = 10.0
-    ) -> dict[str, Any]:
-        """Send a command and return its result, dispatching events meanwhile."""
-        command_id = self.notify(method, params, session_id)
-        self._awaited.add(command_id)
+            browser = playwright.chromium.launch(
+                executable_path=chromium,
+                headless=True,
+                args=[*CHROMIUM_FLAGS, f"--proxy-server=http://127.0.0.1:{dead_proxy_port}"],
+                timeout=60_000,
+            )
+        except PlaywrightError as error:
+            raise BrowserCheckError(f"Chromium at {chromium} would not start: {error.message.splitlines()[0]}") from error
         try:
-            if not self.pump_until(lambda: command_id in self._answers, timeout):
-                raise BrowserCheckError(f"no answer to {method} within {timeout:.0f} s")
+            yield browser.new_context()
         finally:
-            self._awaited.discard(command_id)
-        answer = self._answers.pop(command_id)
-        if "error" in answer:
-            raise BrowserCheckError(f"{method} failed: {answer['error'].get('message')}")
-        result: dict[str, Any] = answer.get("result", {})
-        return result
-
-    def pump_until(self, done: Callable[[], bool], timeout: float) -> bool:
-        """Dispatch incoming messages until ``done()`` holds (True) or ``timeout`` seconds pass (False)."""
-        deadline = time.monotonic() + timeout
-        while not done():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            message = self._receive(min(remaining, 0.05))  # short reads so time-based conditions are re-checked
-            if message is None:
-                continue
-            if "method" in message:
-                self.on_event(message)
-            elif message.get("id") in self._awaited:
-                self._answers[message["id"]] = message
-        return True
-
-    def _receive(self, timeout: float) -> dict[str, Any] | None:
-        self._socket.settimeout(timeout)
-        try:
-            message: dict[str, Any] = json.loads(self._socket.recv())
-            return message
-        except self._timeout_error:
-            return None
-        except self._connection_errors as error:
-            raise BrowserCheckError(f"lost the DevTools connection to Chromium: {error}") from error
+            browser.close()
 
 
 # Makes lazy images load, waits (bounded) for all images to settle, and describes each one.
 _IMAGE_SURVEY_SCRIPT = """
-(async () => {
+async () => {
   const images = Array.from(document.images);
   for (const image of images) image.loading = "eager";
   const settled = image => image.complete ? null : new Promise(done => {
@@ -505,107 +405,60 @@ _IMAGE_SURVEY_SCRIPT = """
     hasAlt: (image.getAttribute("alt") || "").trim() !== "",
     broken: image.naturalWidth === 0,
   }));
-})()
+}
 """
 
-_QUIET_SECONDS = 0.3  # no request in flight for this long counts as "the page has settled"
+# Chromium logs each failed load to the console too; those are reported once, from the network
+# events (as a failed load, or as a blocked request to another host), not as console errors.
+_NETWORK_LOG_PREFIX = "Failed to load resource:"
 
 
 @dataclass
 class _PageVisit:
-    """What one page does in the browser, gathered from the CDP events of its own target session."""
+    """What one page does in the browser, gathered from the events of its own tab."""
 
     page: str
-    session_id: str
-    connection: _DevToolsConnection
     allowed_hosts: frozenset[str]
     problems: list[Problem] = field(default_factory=list)
-    loaded: bool = False
-    _urls: dict[str, str] = field(default_factory=dict)
-    _in_flight: set[str] = field(default_factory=set)
-    _in_flight_changed_at: float = field(default_factory=time.monotonic)
 
     def report(self, kind: Kind, detail: str) -> None:
         problem = Problem(kind, self.page, detail)
         if problem not in self.problems:
             self.problems.append(problem)
 
-    def is_quiet(self) -> bool:
-        return not self._in_flight and time.monotonic() - self._in_flight_changed_at >= _QUIET_SECONDS
-
-    def handle(self, message: dict[str, Any]) -> None:
-        if message.get("sessionId") != self.session_id:
-            return
-        handler = getattr(self, "_on_" + message["method"].replace(".", "_"), None)
-        if handler is not None:
-            handler(message.get("params", {}))
-
-    def _on_Fetch_requestPaused(self, params: dict[str, Any]) -> None:
-        url, request_id = params["request"]["url"], params["requestId"]
+    def route(self, route: Any) -> None:
+        """Every request asks here first: other hosts are refused before anything leaves the machine."""
+        url = route.request.url
         if _is_other_host(url, self.allowed_hosts):
             self.report(Kind.OUTSIDE_REQUEST, f"blocked request to {url}")
-            self.connection.notify(
-                "Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}, self.session_id
-            )
+            route.abort("blockedbyclient")
         else:
-            self.connection.notify("Fetch.continueRequest", {"requestId": request_id}, self.session_id)
+            route.continue_()
 
-    def _on_Network_requestWillBeSent(self, params: dict[str, Any]) -> None:
-        self._urls[params["requestId"]] = params["request"]["url"]
-        self._set_in_flight(params["requestId"], True)
+    def on_response(self, response: Any) -> None:
+        if response.status >= 400 and not _is_unasked_favicon(response.url):
+            self.report(Kind.FAILED_LOAD, f"HTTP {response.status} for {response.url}")
 
-    def _on_Network_responseReceived(self, params: dict[str, Any]) -> None:
-        response = params["response"]
-        if response.get("status", 0) >= 400 and not _is_unasked_favicon(response["url"]):
-            self.report(Kind.FAILED_LOAD, f"HTTP {response['status']} for {response['url']}")
+    def on_request_failed(self, request: Any) -> None:
+        failure = request.failure or "load failed"
+        # Requests to other hosts were reported when blocked; aborted ones were not faults of the site.
+        if not _is_other_host(request.url, self.allowed_hosts) and "ERR_ABORTED" not in failure:
+            self.report(Kind.FAILED_LOAD, f"{failure} for {request.url}")
 
-    def _on_Network_loadingFinished(self, params: dict[str, Any]) -> None:
-        self._set_in_flight(params["requestId"], False)
+    def on_console(self, message: Any) -> None:
+        if message.type in ("error", "assert") and not message.text.startswith(_NETWORK_LOG_PREFIX):
+            self.report(Kind.CONSOLE_ERROR, f"console.{message.type}: {message.text}")
 
-    def _on_Network_loadingFailed(self, params: dict[str, Any]) -> None:
-        self._set_in_flight(params["requestId"], False)
-        url = self._urls.get(params["requestId"], "(unknown URL)")
-        # Requests to other hosts were reported when blocked; cancelled ones were not faults of the site.
-        if not params.get("canceled") and not _is_other_host(url, self.allowed_hosts):
-            self.report(Kind.FAILED_LOAD, f"{params.get('errorText', 'load failed')} for {url}")
-
-    def _on_Runtime_consoleAPICalled(self, params: dict[str, Any]) -> None:
-        if params.get("type") in ("error", "assert"):
-            text = " ".join(_remote_object_text(argument) for argument in params.get("args", []))
-            self.report(Kind.CONSOLE_ERROR, f"console.{params['type']}: {text}")
-
-    def _on_Runtime_exceptionThrown(self, params: dict[str, Any]) -> None:
-        details = params.get("exceptionDetails", {})
-        description = details.get("exception", {}).get("description") or details.get("text", "")
-        self.report(Kind.CONSOLE_ERROR, f"uncaught exception: {description.splitlines()[0] if description else '?'}")
-
-    def _on_Log_entryAdded(self, params: dict[str, Any]) -> None:
-        entry = params.get("entry", {})
-        # Network failures arrive here too; they are reported (once) from the Network events instead.
-        if entry.get("level") == "error" and entry.get("source") != "network":
-            self.report(Kind.CONSOLE_ERROR, f"{entry.get('source', 'browser')}: {entry.get('text', '')}")
-
-    def _on_Page_loadEventFired(self, params: dict[str, Any]) -> None:
-        self.loaded = True
-
-    def _set_in_flight(self, request_id: str, in_flight: bool) -> None:
-        if in_flight:
-            self._in_flight.add(request_id)
-        else:
-            self._in_flight.discard(request_id)
-        self._in_flight_changed_at = time.monotonic()
+    def on_page_error(self, error: Any) -> None:
+        name = getattr(error, "name", "") or "Error"
+        first_line = (getattr(error, "message", "") or str(error)).splitlines()
+        self.report(Kind.CONSOLE_ERROR, f"uncaught exception: {name}: {first_line[0] if first_line else '?'}")
 
 
 def _is_unasked_favicon(url: str) -> bool:
     """Browsers ask for /favicon.ico on their own; a missing one is no fault of the site (a declared
     icon that is missing is found by the disk check)."""
     return urlsplit(url).path == "/favicon.ico"
-
-
-def _remote_object_text(remote_object: dict[str, Any]) -> str:
-    if "value" in remote_object:
-        return str(remote_object["value"])
-    return str(remote_object.get("description", remote_object.get("type", "?")))
 
 
 def check_site_in_browser(
@@ -616,11 +469,12 @@ def check_site_in_browser(
 ) -> list[Problem]:
     """Load every HTML page of a rendered site in headless Chromium and report what went wrong.
 
-    The site is served on 127.0.0.1 on a free port. Reported per page: console errors and uncaught
-    exceptions, failed loads (network errors or HTTP >= 400), broken images, images without alt text,
-    and every request to a host other than 127.0.0.1/localhost (or ``extra_allowed_hosts``) -- such
-    requests are blocked before they leave the machine, and reported with their URL.
-    Raises BrowserCheckError if Chromium cannot be started or stops answering.
+    The site is served on 127.0.0.1 on a free port and each page opens in a fresh tab of an
+    installed Chromium (see :func:`find_chromium`) driven by Playwright. Reported per page: console
+    errors and uncaught exceptions, failed loads (network errors or HTTP >= 400), broken images,
+    images without alt text, and every request to a host other than 127.0.0.1/localhost (or
+    ``extra_allowed_hosts``) -- such requests are blocked before they leave the machine, and
+    reported with their URL. Raises BrowserCheckError if Chromium cannot be started or driven.
     """
     site_dir = Path(site_dir)
     pages = _html_pages(site_dir)
@@ -628,62 +482,52 @@ def check_site_in_browser(
         return _no_pages_problem(site_dir)
     chromium = find_chromium()
     if chromium is None:
-        return [
-            Problem(Kind.TOOL_MISSING, str(site_dir), "Chromium not found (apt-get install chromium, or set $CHROMIUM)")
-        ]
+        return [Problem(Kind.TOOL_MISSING, str(site_dir), f"Chromium not found ({INSTALL_CHROMIUM})")]
     allowed_hosts = LOCAL_HOSTS | frozenset(extra_allowed_hosts)
     problems: list[Problem] = []
-    with _serving(site_dir) as base_url, _running_chromium(chromium, startup_timeout=30.0) as devtools_url:
-        connection = _DevToolsConnection(devtools_url, timeout=10.0)
-        try:
-            for page in pages:
-                name = _page_name(site_dir, page)
-                problems += _visit_page(connection, base_url + quote(name), name, allowed_hosts, page_timeout)
-        finally:
-            connection.close()
+    with _serving(site_dir) as base_url, _launched_browser(chromium) as context:
+        for page in pages:
+            name = _page_name(site_dir, page)
+            problems += _visit_page(context, base_url + quote(name), _PageVisit(name, allowed_hosts), page_timeout)
     return problems
 
 
-def _visit_page(
-    connection: _DevToolsConnection, url: str, name: str, allowed_hosts: frozenset[str], timeout: float
-) -> list[Problem]:
-    """Open ``url`` in a fresh tab (so every event belongs to this page), wait for it to settle, survey it."""
-    target_id = connection.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+def _visit_page(context: Any, url: str, visit: _PageVisit, timeout: float) -> list[Problem]:
+    """Open ``url`` in a fresh tab (so every event belongs to this page), let it settle, survey it."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    tab = context.new_page()
     try:
-        session_id = connection.call("Target.attachToTarget", {"targetId": target_id, "flatten": True})["sessionId"]
-        visit = _PageVisit(name, session_id, connection, allowed_hosts)
-        connection.on_event = visit.handle
-        for domain in ("Network", "Runtime", "Log", "Page"):
-            connection.call(f"{domain}.enable", session_id=session_id)
-        connection.call("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session_id)  # every request asks us first
-        navigation = connection.call("Page.navigate", {"url": url}, session_id, timeout=timeout)
-        if "errorText" in navigation:
-            visit.report(Kind.FAILED_LOAD, f"{navigation['errorText']} for {url}")
-        elif not connection.pump_until(lambda: visit.loaded, timeout):
+        tab.route("**/*", visit.route)
+        tab.on("response", visit.on_response)
+        tab.on("requestfailed", visit.on_request_failed)
+        tab.on("console", visit.on_console)
+        tab.on("pageerror", visit.on_page_error)
+        try:
+            tab.goto(url, wait_until="load", timeout=timeout * 1000)
+        except PlaywrightTimeout:
             visit.report(Kind.FAILED_LOAD, f"page did not finish loading within {timeout:.0f} s")
-        connection.pump_until(visit.is_quiet, timeout=3.0)  # late requests (scripts fetching data) are judged too
-        _survey_images(connection, visit)
+        except PlaywrightError as error:
+            visit.report(Kind.FAILED_LOAD, f"{error.message.splitlines()[0]} for {url}")
+            return visit.problems
+        try:  # late requests (scripts fetching data) are judged too
+            tab.wait_for_load_state("networkidle", timeout=3000)
+        except PlaywrightTimeout:
+            pass
+        try:
+            images = tab.evaluate(_IMAGE_SURVEY_SCRIPT)
+        except PlaywrightError as error:
+            raise BrowserCheckError(f"image survey failed on {visit.page}: {error.message.splitlines()[0]}") from error
+        for image in images:
+            # An image from another host is broken because it was blocked; that was reported already.
+            if image["broken"] and not _is_other_host(image["url"], visit.allowed_hosts):
+                visit.report(Kind.BROKEN_IMAGE, f"<img src={image['source']!r}> did not load ({image['url']})")
+            if not image["hasAlt"]:
+                visit.report(Kind.MISSING_ALT, f"<img src={image['source']!r}> has no alt text")
         return visit.problems
     finally:
-        connection.on_event = lambda message: None
-        connection.call("Target.closeTarget", {"targetId": target_id})
-
-
-def _survey_images(connection: _DevToolsConnection, visit: _PageVisit) -> None:
-    evaluation = connection.call(
-        "Runtime.evaluate",
-        {"expression": _IMAGE_SURVEY_SCRIPT, "awaitPromise": True, "returnByValue": True},
-        visit.session_id,
-        timeout=10.0,
-    )
-    if "exceptionDetails" in evaluation:
-        raise BrowserCheckError(f"image survey failed on {visit.page}: {evaluation['exceptionDetails'].get('text')}")
-    for image in evaluation["result"].get("value", []):
-        # An image from another host is broken because it was blocked; that was reported already.
-        if image["broken"] and not _is_other_host(image["url"], visit.allowed_hosts):
-            visit.report(Kind.BROKEN_IMAGE, f"<img src={image['source']!r}> did not load ({image['url']})")
-        if not image["hasAlt"]:
-            visit.report(Kind.MISSING_ALT, f"<img src={image['source']!r}> has no alt text")
+        tab.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -789,30 +633,41 @@ def check_quarto_stderr(text: str) -> list[Problem]:
 # --------------------------------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "conflict_report check-render") -> int:
-    """Check a rendered report; prints one problem per line and returns 1 if there are any, else 0."""
-    parser = _argument_parser(prog)
-    arguments = parser.parse_args(argv)
-    if not (arguments.site or arguments.pdf or arguments.render_log):
-        parser.error("give at least one of --site, --pdf, --render-log")
+def check_rendered(
+    site: Path | None = None,
+    pdf: Path | None = None,
+    *,
+    expected_texts: Sequence[str] = (),
+    min_pages: int = 2,
+    max_pages: int = 200,
+    require_a4: bool = False,
+    render_log: str | None = None,
+    browser: bool = True,
+    source_qmd: Path | None = None,
+) -> list[Problem]:
+    """Every check of a rendered report in one call (what `make report` runs on a new render
+    before it replaces the last good one, and what `check-render` runs): the site from disk and
+    in the browser, the PDF, and Quarto's warnings in ``render_log`` (its stderr).
+
+    A tool that is not installed gives a :attr:`Kind.TOOL_MISSING` problem; the caller decides
+    whether that fails the run or is only said."""
     problems: list[Problem] = []
-    if arguments.site:
-        problems += check_site_from_disk(arguments.site)
-        if not arguments.no_browser:
-            problems += check_site_in_browser(arguments.site)
-    if arguments.pdf:
-        problems += check_pdf(arguments.pdf, arguments.expect, arguments.min_pages, arguments.max_pages, arguments.a4,
-                              source_qmd=arguments.pdf_source)
-    if arguments.render_log:
-        problems += check_quarto_stderr(arguments.render_log.read_text(encoding="utf-8", errors="replace"))
-    for problem in problems:
-        print(problem)
-    print(f"{len(problems)} problem(s) found" if problems else "rendered report passed all checks")
-    return 1 if problems else 0
+    if site is not None:
+        problems += check_site_from_disk(site)
+        if browser:
+            try:
+                problems += check_site_in_browser(site)
+            except BrowserCheckError as error:
+                problems.append(Problem(Kind.CHECK_FAILED, str(site), f"the browser check could not run: {error}"))
+    if pdf is not None:
+        problems += check_pdf(pdf, expected_texts, min_pages, max_pages, require_a4, source_qmd=source_qmd)
+    if render_log is not None:
+        problems += check_quarto_stderr(render_log)
+    return problems
 
 
-def _argument_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Check a rendered Quarto report (HTML site and PDF).")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python -m conflict_report check-render`."""
     parser.add_argument("--site", type=Path, help="folder of the rendered HTML site (holds index.html)")
     parser.add_argument("--no-browser", action="store_true", help="skip the headless Chromium check of the site")
     parser.add_argument("--pdf", type=Path, help="the rendered PDF")
@@ -825,4 +680,32 @@ def _argument_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--max-pages", type=int, default=200)
     parser.add_argument("--a4", action="store_true", help="require every PDF page to be A4")
     parser.add_argument("--render-log", type=Path, help="stderr of `quarto render`, to check for warnings")
-    return parser
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Check what ``arguments`` name; prints one problem per line and returns 1 if there are any, else 0."""
+    problems = check_rendered(
+        arguments.site,
+        arguments.pdf,
+        expected_texts=arguments.expect,
+        min_pages=arguments.min_pages,
+        max_pages=arguments.max_pages,
+        require_a4=arguments.a4,
+        render_log=arguments.render_log.read_text(encoding="utf-8", errors="replace") if arguments.render_log else None,
+        browser=not arguments.no_browser,
+        source_qmd=arguments.pdf_source,
+    )
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s) found" if problems else "rendered report passed all checks")
+    return 1 if problems else 0
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "conflict_report check-render") -> int:
+    """Check a rendered report named on the command line (see :func:`run`)."""
+    parser = argparse.ArgumentParser(prog=prog, description="Check a rendered Quarto report (HTML site and PDF).")
+    add_arguments(parser)
+    arguments = parser.parse_args(argv)
+    if not (arguments.site or arguments.pdf or arguments.render_log):
+        parser.error("give at least one of --site, --pdf, --render-log")
+    return run(arguments)
