@@ -79,3 +79,17 @@ def swept_project(built_data) -> Path:
     per session: about two minutes on two cores."""
     run_cli(["notebooks"], root=built_data, timeout=1800)
     return built_data
+
+
+def quarto_binary() -> str | None:
+    return os.environ.get("QUARTO") or shutil.which("quarto")
+
+
+@pytest.fixture(scope="session")
+def rendered_report(swept_project) -> Path:
+    """The real report rendered once per session from the full sweep (tests that only read the
+    rendered site share it). Skips only where Quarto is not installed."""
+    if quarto_binary() is None:
+        pytest.skip("needs Quarto, which is not installed here (set QUARTO=/path/to/quarto or put quarto on PATH)")
+    run_cli(["report"], root=swept_project, timeout=1800)
+    return swept_project / "report" / "_output"

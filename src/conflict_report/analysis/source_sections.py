@@ -37,7 +37,7 @@ def source_coverage(run: Run) -> None:
     spans = "; ".join(f"{SOURCE_NAMES[s]}: {table.loc[table[s] > 0, 'month'].min()} to {table.loc[table[s] > 0, 'month'].max()}"
                       for s in SOURCE_NAMES if s in table.columns)
     run.outputs.save_figure(fig, "coverage", "Events per month by source over the whole event table.",
-                            f"Line chart of events per month for each source. Coverage: {spans}.")
+                            f"Line chart of events per month for each source. Coverage: {spans}.", data=table)
     for source in [s for s in SOURCE_NAMES if s in table.columns]:
         months_covered = table.loc[table[source] > 0, "month"]
         run.outputs.text(f"coverage_{source}", f"{months_covered.min()} to {months_covered.max()}", f"months covered by {SOURCE_NAMES[source]}")
@@ -45,7 +45,7 @@ def source_coverage(run: Run) -> None:
 
 def linked(run: Run) -> Markdown:
     table = coverage.linked_events(run.events)
-    run.outputs.save_table("linked_events", table, "Curated events linked to a source event (counted once)")
+    run.outputs.save_table("linked_events", table, "Curated events linked to a source event (counted once)", event_level=True)
     run.outputs.count("events_linked", len(table), "curated events linked to a source event and counted once")
     if table.empty:
         return Markdown("No curated event overlaps a source event in time and place.")
@@ -62,10 +62,10 @@ def published_totals(run: Run) -> Markdown:
     table = coverage.compare_with_country_year(run.events, country_year, run.parameters.country, ged_version)
     run.outputs.save_table("published_totals", table, "Event table sums against UCDP's published country-year totals")
     run._published = table  # the figure below draws the same table
-    totals = table.groupby("year")[["event_table_best", "published_best"]].sum().reset_index()
+    totals = table.groupby("year")[[f"{p}_{e}" for p in ("event_table", "published") for e in ("low", "best", "high")]].sum().reset_index()
     for row in totals.itertuples():
-        run.outputs.count(f"published_best_{row.year}", row.published_best, f"UCDP's published total for {row.year} (best)", "deaths")
-        run.outputs.count(f"event_table_best_{row.year}", row.event_table_best, f"event table total for {row.year} (best)", "deaths")
+        run.outputs.deaths(f"published_{row.year}", row.published_low, row.published_best, row.published_high, f"UCDP's published total for {row.year}")
+        run.outputs.deaths(f"event_table_{row.year}", row.event_table_low, row.event_table_best, row.event_table_high, f"event table total for {row.year}")
         run.outputs.share(f"published_gap_{row.year}", row.event_table_best - row.published_best, row.published_best,
                           f"gap between the event table and UCDP's published total for {row.year}, as a share of the published total")
     run.outputs.text("published_version", str(table["published_version"].iloc[0]) if len(table) else "", "version of UCDP's published totals")
@@ -96,7 +96,7 @@ def published_totals_figure(run: Run) -> None:
     parts = "; ".join(f"{y}: {fmt_int(r.event_table_best)} against {fmt_int(r.published_best)}" for y, r in totals.iterrows())
     run.outputs.save_figure(fig, "published", "Deaths per year in the event table against UCDP's published country-year totals "
                             "(best estimates with low–high ranges; all three types of violence).",
-                            f"Paired bars per year, event table against UCDP's published totals: {parts}.")
+                            f"Paired bars per year, event table against UCDP's published totals: {parts}.", data=totals.reset_index())
 
 
 def quality(run: Run) -> Markdown:
