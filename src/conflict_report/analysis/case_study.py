@@ -13,6 +13,8 @@ from conflict_report.data.sources import curated
 from conflict_report.run import Run
 
 
+CLAIMS_CREDIT = ("Sources: claims and events curated from news reports (see citations); UCDP GED and UCDP Country-Year "
+                 "Dataset on Organized Violence, CC BY 4.0")
 LOWER_BOUND = "a lower bound: the source says 'at least' and gives no upper figure"
 
 
@@ -63,14 +65,16 @@ def curated_events(run: Run) -> Markdown:
 def claims_checked(run: Run) -> Markdown:
     country_year = coverage.load_country_year()
     checks = claims.check_claims(curated.read_claims(), run.events, country_year if country_year is not None else pd.DataFrame())
-    run.outputs.save_table("claims_checked", checks, "Each claim of the article checked against each source")
+    run.outputs.save_table("claims_checked", checks, "Each claim of the article checked against each source",
+                           credit=CLAIMS_CREDIT)
     for key, text in claims.claims_ledger(checks).items():
         run.outputs.text(key, text, "claim check (see claims_checked.csv)")
     run.outputs.count("claims", checks["claim_id"].nunique(), "claims checked", "claims")
     run.outputs.count("claims_consistent", int((checks["verdict"] == "consistent").sum()), "claim-source pairs found consistent", "checks")
     run.outputs.count("claims_inconsistent", int((checks["verdict"] == "inconsistent").sum()), "claim-source pairs found inconsistent", "checks")
     shown = report_tables.claims_for_display(checks)
-    return Markdown(report_tables.markdown(shown, align_numbers=False) + "\n" + report_tables.claims_notes(checks))
+    return Markdown(report_tables.markdown(shown, align_numbers=False, min_widths=report_tables.CLAIMS_MIN_WIDTHS) + "\n"
+                    + report_tables.claims_notes(checks))
 
 
 def ucdp_year_context(run: Run, year: int) -> Markdown:

@@ -264,7 +264,7 @@ def compare(claim, figures: SourceFigures) -> tuple[str, int, str, str]:
 def claims_ledger(checks: pd.DataFrame) -> dict[str, str]:
     """Display strings for the results ledger, so the report quotes every verdict from data:
     `claim_<id>` (the claim), and per source `claim_<id>_<source>` (verdict and range) with
-    `_verdict`, `_range` and `_explanation`."""
+    `_verdict`, `_range`, `_note` (the reasoning in brief) and `_explanation` (in full)."""
     ledger: dict[str, str] = {}
     for row in checks.itertuples(index=False):
         key = "claim_" + row.claim_id.replace("-", "_").replace(".", "_")
@@ -274,6 +274,7 @@ def claims_ledger(checks: pd.DataFrame) -> dict[str, str]:
         ledger[base] = f"{row.verdict} ({row.source}: {source_range})" if row.covered else f"not covered by {row.source}"
         ledger[f"{base}_verdict"] = row.verdict
         ledger[f"{base}_range"] = source_range
+        ledger[f"{base}_note"] = row.note
         ledger[f"{base}_explanation"] = row.explanation
     return ledger
 

@@ -73,15 +73,20 @@ class RunOutputs:
 
     # --- tables and figures ---------------------------------------------------------------
     def save_table(self, name: str, frame: pd.DataFrame, caption: str, units: dict[str, str] | None = None,
-                   event_level: bool = False) -> Path:
+                   event_level: bool = False, credit: str = "") -> Path:
         """Write tables/<name>.csv and list it with the unit of each column (see `column_units`),
         so the report formats a count as a count after the CSV has lost its types. An event-level
-        table never carries ACLED rows: ACLED's terms allow aggregates only."""
+        table never carries ACLED rows: ACLED's terms allow aggregates only. `credit`: the
+        sources and licences of a table not drawn from the run's events alone (else the run's
+        source line)."""
         frame, caption = _without_acled(frame, caption, event_level)
         target = self.folder / "tables" / f"{name}.csv"
         atomic.write_csv(target, frame)
-        self.tables.append({"name": name, "file": f"tables/{name}.csv", "caption": caption,
-                            "columns": column_units(frame, units), "event_level": event_level})
+        entry = {"name": name, "file": f"tables/{name}.csv", "caption": caption,
+                 "columns": column_units(frame, units), "event_level": event_level}
+        if credit:
+            entry["credit"] = credit
+        self.tables.append(entry)
         return target
 
     def save_figure(self, fig, name: str, caption: str, alt: str, data: pd.DataFrame, units: dict[str, str] | None = None,
@@ -113,7 +118,7 @@ class RunOutputs:
         return target
 
 
-ACLED_LEFT_OUT = "ACLED events are left out: ACLED's terms allow aggregates only."
+ACLED_LEFT_OUT = "No ACLED event is listed: ACLED's terms allow aggregates only."
 COLUMN_UNITS = ("count", "number", "share", "date", "text")
 
 
@@ -149,7 +154,7 @@ def _without_acled(frame: pd.DataFrame, caption: str, event_level: bool) -> tupl
     if "source" not in frame.columns:
         raise ValueError("an event-level table needs its `source` column, so ACLED rows can be left out")
     kept = frame[frame["source"].astype(str) != "acled"].reset_index(drop=True)
-    return kept, f"{caption} ({ACLED_LEFT_OUT[:-1]})" if caption else ACLED_LEFT_OUT
+    return kept, f"{caption.rstrip('.')}. {ACLED_LEFT_OUT}" if caption else ACLED_LEFT_OUT
 
 
 def load_results(slug: str, build_dir: Path | None = None) -> dict:

@@ -26,14 +26,15 @@ def key(name: str) -> str:
     return slugify(name).replace("-", "_")
 
 
-def markdown(frame: pd.DataFrame, align_numbers: bool = True) -> str:
+def markdown(frame: pd.DataFrame, align_numbers: bool = True, min_widths: dict[str, int] | None = None) -> str:
     """A pipe table; numbers right-aligned, every text cell escaped. The dashes under each
     header are proportional to the column's longest text (capped), which pandoc turns into
-    relative column widths: a long headline gets room, a date does not."""
+    relative column widths: a long headline gets room, a date does not. `min_widths` (in
+    characters) keeps a column of short phrases ("not covered") from wrapping."""
     header = [escape(c) for c in frame.columns]
     rows = [[escape(v) for v in row] for row in frame.astype(object).itertuples(index=False)]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) or frame[c].astype(str).str.fullmatch(r"[\d,.–() %+-]+").all() for c in frame.columns]
-    widths = [min(max([len(h), *(len(r[i]) for r in rows)]), 48) for i, h in enumerate(header)]
+    widths = [max(min(max([len(h), *(len(r[i]) for r in rows)]), 48), (min_widths or {}).get(c, 0)) for i, (h, c) in enumerate(zip(header, frame.columns))]
     rule = "|" + "|".join(("-" * max(w, 3)) + ":" if (n and align_numbers) else ":" + "-" * max(w, 3) for w, n in zip(widths, numeric)) + "|"
     lines = ["| " + " | ".join(header) + " |", rule, *("| " + " | ".join(r) + " |" for r in rows)]
     return "\n".join(lines) + "\n"
@@ -115,6 +116,10 @@ def curated_for_display(table: pd.DataFrame) -> pd.DataFrame:
     return generic_for_display(table).rename(columns=CURATED_HEADERS).fillna("")
 
 
+# Room for "not covered" and "UCDP country-year 25.1" on one or two lines in the PDF's narrow columns.
+CLAIMS_MIN_WIDTHS = {"Verdict": 18, "Source": 26}
+
+
 def claims_for_display(checks: pd.DataFrame) -> pd.DataFrame:
     """One row per claim and source, to scan: the claim (on its first row only), the source,
     the verdict, the source's figure, and the number of the note that gives the reasoning
@@ -127,7 +132,7 @@ def claims_for_display(checks: pd.DataFrame) -> pd.DataFrame:
         "Verdict": checks["verdict"],
         "Source's figure, best (low–high)": [figure_text(b, lo, h) if c else "–" for lo, b, h, c in
                                              zip(checks["source_low"], checks["source_best"], checks["source_high"], covered)],
-        "Note": [str(n) for n in range(1, len(checks) + 1)],
+        "Note": [str(n) for n in note_numbers(checks)[0]],
     })
 
 
@@ -140,6 +145,18 @@ def figure_text(best, low, high) -> str:
     return deaths_text(best, low, high)
 
 
+def note_numbers(checks: pd.DataFrame) -> tuple[list[int], list[str]]:
+    """Each row's note number, and the notes in order: rows with the same reasoning (the same
+    source not covering several claims) share one note, so the list stays short."""
+    notes: list[str] = []
+    numbers = []
+    for note in checks["note"]:
+        if note not in notes:
+            notes.append(note)
+        numbers.append(notes.index(note) + 1)
+    return numbers, notes
+
+
 def claims_notes(checks: pd.DataFrame) -> str:
-    """The reasoning of each row of `claims_for_display`, as a numbered list (Markdown)."""
-    return "\n".join(f"{n}. {escape(note)}" for n, note in enumerate(checks["note"], start=1)) + "\n"
+    """The reasoning the rows of `claims_for_display` point to, as a numbered list (Markdown)."""
+    return "\n".join(f"{n}. {escape(note)}" for n, note in enumerate(note_numbers(checks)[1], start=1)) + "\n"

@@ -134,7 +134,7 @@ BOUNDARIES_LICENCE = "boundaries: UN OCHA / UNCS COD-AB via HDX, CC BY 3.0 IGO"
 def licence_line(run: ReportRun, item: dict) -> str:
     """'Source: UCDP GED 25.1, CC BY 4.0', as under the run's figures, plus the boundaries'
     licence on maps and the note that ACLED events are left out of event-level data."""
-    parts = [run.results["values"]["source_line"]["display"]]
+    parts = [item.get("credit") or run.results["values"]["source_line"]["display"]]
     if item.get("boundaries"):
         parts.append(BOUNDARIES_LICENCE)
     text = "; ".join(parts) + "."
@@ -148,7 +148,8 @@ def data_links(links: list[tuple[str, str]], licence: str) -> str:
     """The links to the data under a figure or table, with the licence line beside them, in
     the site only (the PDF names no file it cannot link)."""
     anchors = " · ".join(f"[{text}]({target}){{.data-link}}" for text, target in links)
-    return f"\n::: {{.data-links .content-visible when-format=\"html\"}}\n{anchors} · {report_tables.escape(licence)}\n:::\n"
+    # Two divs: Quarto unwraps a content-visible div, dropping its other classes.
+    return (f"\n:::: {{.content-visible when-format=\"html\"}}\n::: {{.data-links}}\n{anchors} · {report_tables.escape(licence)}\n:::\n::::\n")
 
 
 TABLE_DISPLAY = {
@@ -165,6 +166,7 @@ TABLE_DISPLAY = {
 
 # Notes printed under a table (the reasoning its rows point to by number).
 TABLE_NOTES = {"claims_checked": report_tables.claims_notes}
+TABLE_MIN_WIDTHS = {"claims_checked": report_tables.CLAIMS_MIN_WIDTHS}
 CSV_DTYPES = {"count": "Int64", "number": "float64", "share": "float64"}
 
 
@@ -181,7 +183,7 @@ def table_block(run: ReportRun, table: dict) -> str:
     display = TABLE_DISPLAY.get(table["name"])
     shown = display(frame) if display else report_tables.generic_for_display(frame, units)
     label = f"tbl-{run.name}-{table['name'].replace('_', '-')}"
-    text = report_tables.markdown(shown) + f"\n: {report_tables.escape(table['caption'])} {{#{label}}}\n"
+    text = report_tables.markdown(shown, min_widths=TABLE_MIN_WIDTHS.get(table["name"])) + f"\n: {report_tables.escape(table['caption'])} {{#{label}}}\n"
     if table["name"] in TABLE_NOTES:
         text += "\n" + TABLE_NOTES[table["name"]](frame)
     return text + data_links([("Data (CSV)", f"data/{run.slug}/{Path(table['file']).name}")], licence_line(run, table))
@@ -200,7 +202,7 @@ def manifest_table() -> str:
         "Processed": item["processed_at"][:10],
     } for item in manifest["inputs"]])
     return (report_tables.markdown(rows, align_numbers=False) + "\n: The inputs of this report, from `data/processed/manifest.json` {#tbl-inputs}\n"
-            + data_links([("Data (CSV)", "data/inputs.csv")], "Each input's own licence: see the table of inputs in the README."))
+            + data_links([("Data (CSV)", "data/inputs.csv")], "Licences: UCDP data CC BY 4.0; OCHA boundaries CC BY 3.0 IGO; curated events: see their citations."))
 
 
 def _fill(template: str, run: ReportRun) -> str:
