@@ -33,6 +33,7 @@ import yaml
 
 from conflict_report import atomic, paths
 from conflict_report.analysis import tables as report_tables
+from conflict_report.analysis.results import ACLED_LEFT_OUT
 from conflict_report.errors import PipelineError
 
 GENERATED = paths.REPORT / "_generated"
@@ -139,7 +140,6 @@ def licence_line(run: ReportRun, item: dict) -> str:
         parts.append(BOUNDARIES_LICENCE)
     text = "; ".join(parts) + "."
     if item.get("event_level"):
-        from conflict_report.analysis.results import ACLED_LEFT_OUT
         text += " " + ACLED_LEFT_OUT
     return text
 
@@ -166,7 +166,8 @@ TABLE_DISPLAY = {
 
 # Notes printed under a table (the reasoning its rows point to by number).
 TABLE_NOTES = {"claims_checked": report_tables.claims_notes}
-TABLE_MIN_WIDTHS = {"claims_checked": report_tables.CLAIMS_MIN_WIDTHS}
+# Room for a one-word header ("Strikes") or a short phrase, which Typst cannot break.
+TABLE_MIN_WIDTHS = {"claims_checked": report_tables.CLAIMS_MIN_WIDTHS, "curated_events": {"Strikes": 12, "Civilian deaths": 16, "Deaths": 18}}
 CSV_DTYPES = {"count": "Int64", "number": "float64", "share": "float64"}
 
 
@@ -191,8 +192,6 @@ def table_block(run: ReportRun, table: dict) -> str:
 
 def manifest_table() -> str:
     manifest = json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
-    atomic.write_csv(TABLES / "inputs.csv", pd.DataFrame([{k: v for k, v in item.items() if not isinstance(v, (dict, list))}
-                                                          for item in manifest["inputs"]]))
     rows = pd.DataFrame([{
         "Input": item["file_name"],
         "Version": item["dataset_version"],
@@ -251,6 +250,7 @@ def write_sources(runs: list[ReportRun]) -> None:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic.write_text(path, text)
     copy_run_files(runs)
+    write_inputs_csv()
     text = yaml.safe_dump(variables(runs), allow_unicode=True, sort_keys=True, width=200)
     atomic.write_text(VARIABLES, "# Written by `python -m conflict_report report` from build/*/results.json. Do not edit.\n" + text)
 
@@ -266,6 +266,21 @@ def copy_run_files(runs: list[ReportRun]) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             if not target.exists() or target.read_bytes() != source.read_bytes():
                 shutil.copyfile(source, target)
+
+
+# The manifest's fields a reader needs; not `given`, which may be a path on the build machine.
+INPUT_COLUMNS = ["name", "source", "file_name", "dataset_version", "sha256", "rows_read", "rows_kept", "rows_flagged",
+                 "rows_rejected", "processed_at"]
+
+
+def write_inputs_csv() -> None:
+    """The table of inputs (manifest.json, one row per input, with the full SHA-256) as the
+    CSV the methods page links under it. Row counts stay whole numbers where an input (the
+    boundaries) has none."""
+    manifest = json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
+    frame = pd.DataFrame([{c: item.get(c) for c in INPUT_COLUMNS} for item in manifest["inputs"]])
+    counts = [c for c in INPUT_COLUMNS if c.startswith("rows_")]
+    atomic.write_csv(TABLES / "inputs.csv", frame.astype({c: "Int64" for c in counts}))
 
 
 # --- Quarto -----------------------------------------------------------------------------------
