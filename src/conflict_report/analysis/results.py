@@ -90,10 +90,11 @@ class RunOutputs:
         return target
 
     def save_figure(self, fig, name: str, caption: str, alt: str, data: pd.DataFrame, units: dict[str, str] | None = None,
-                    event_level: bool = False, boundaries: bool = False) -> dict:
+                    event_level: bool = False, boundaries: bool = False, credit: str = "") -> dict:
         """Alt text states what the figure shows (the finding), not just its title. `data` is
         the table the figure was drawn from, written beside it as figures/<name>.csv;
-        `boundaries`: the figure draws the administrative boundaries (their licence applies)."""
+        `boundaries`: the figure draws the administrative boundaries (their licence applies);
+        `credit`: its sources and licences when they are not the run's source line."""
         written = figures.save(fig, self.folder / "figures", name)
         data, data_note = _without_acled(data, "", event_level)
         atomic.write_csv(self.folder / "figures" / f"{name}.csv", data)
@@ -102,6 +103,8 @@ class RunOutputs:
                  "caption": caption, "alt": alt}
         if data_note:
             entry["data_note"] = data_note.strip()
+        if credit:
+            entry["credit"] = credit
         self.figures.append(entry)
         return entry
 

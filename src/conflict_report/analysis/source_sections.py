@@ -13,6 +13,7 @@ from conflict_report.analysis.figures import PALETTE, thousands
 from conflict_report.analysis.results import fmt_int
 from conflict_report.run import Run
 
+COUNTRY_YEAR_CREDIT = "; UCDP Country-Year Dataset on Organized Violence, CC BY 4.0"
 SOURCE_NAMES = {"ucdp_ged": "UCDP GED", "acled": "ACLED", "curated": "Curated from news reports"}
 
 
@@ -33,11 +34,12 @@ def source_coverage(run: Run) -> None:
     fig.suptitle(f"Events per month by source, {run.parameters.country}", x=0.01, ha="left", fontweight="bold", fontsize=11.5)
     axes[-1, 0].set_xlabel("Month of the event's start date")
     names = {"ucdp_ged": f"UCDP {run.manifest['inputs'][0]['dataset_version']}, CC BY 4.0", "acled": "ACLED", "curated": "events curated from news reports"}
-    figures.add_source_line(fig, "Source: " + "; ".join(names[s] for s in present))
+    credit = "Source: " + "; ".join(names[s] for s in present)
+    figures.add_source_line(fig, credit)
     spans = "; ".join(f"{SOURCE_NAMES[s]}: {table.loc[table[s] > 0, 'month'].min()} to {table.loc[table[s] > 0, 'month'].max()}"
                       for s in SOURCE_NAMES if s in table.columns)
     run.outputs.save_figure(fig, "coverage", "Events per month by source over the whole event table.",
-                            f"Line chart of events per month for each source. Coverage: {spans}.", data=table)
+                            f"Line chart of events per month for each source. Coverage: {spans}.", data=table, credit=credit)
     for source in [s for s in SOURCE_NAMES if s in table.columns]:
         months_covered = table.loc[table[source] > 0, "month"]
         run.outputs.text(f"coverage_{source}", f"{months_covered.min()} to {months_covered.max()}", f"months covered by {SOURCE_NAMES[source]}")
@@ -60,7 +62,8 @@ def published_totals(run: Run) -> Markdown:
         return Markdown("UCDP's country-year totals were not given (`UCDP_COUNTRY_YEAR`), so this check was not run.")
     ged_version = run.manifest["inputs"][0]["dataset_version"]
     table = coverage.compare_with_country_year(run.events, country_year, run.parameters.country, ged_version)
-    run.outputs.save_table("published_totals", table, "Event table sums against UCDP's published country-year totals")
+    run.outputs.save_table("published_totals", table, "Event table sums against UCDP's published country-year totals",
+                           credit=run.source_line + COUNTRY_YEAR_CREDIT)
     run._published = table  # the figure below draws the same table
     totals = table.groupby("year")[[f"{p}_{e}" for p in ("event_table", "published") for e in ("low", "best", "high")]].sum().reset_index()
     for row in totals.itertuples():
@@ -92,11 +95,13 @@ def published_totals_figure(run: Run) -> None:
     ax.set_title(f"Yearly deaths: event table against UCDP's published totals, {run.parameters.country}")
     ax.set_ylabel("Deaths (best, with low–high range)")
     ax.set_xlabel("Year")
-    figures.add_source_line(fig, run.source_line + "; UCDP Country-Year Dataset on Organized Violence, CC BY 4.0")
+    credit = run.source_line + COUNTRY_YEAR_CREDIT
+    figures.add_source_line(fig, credit)
     parts = "; ".join(f"{y}: {fmt_int(r.event_table_best)} against {fmt_int(r.published_best)}" for y, r in totals.iterrows())
     run.outputs.save_figure(fig, "published", "Deaths per year in the event table against UCDP's published country-year totals "
                             "(best estimates with low–high ranges; all three types of violence).",
-                            f"Paired bars per year, event table against UCDP's published totals: {parts}.", data=totals.reset_index())
+                            f"Paired bars per year, event table against UCDP's published totals: {parts}.", data=totals.reset_index(),
+                            credit=credit)
 
 
 def quality(run: Run) -> Markdown:
