@@ -129,3 +129,9 @@ def rendered_project(swept_project, tmp_path_factory) -> Path:
 def render_log(root: Path) -> Path:
     """What `make report` printed when `rendered_project` was made (kept beside the project, not in it)."""
     return root.parent / "make-report.log"
+
+
+@pytest.fixture(scope="session")
+def rendered_report(rendered_project) -> Path:
+    """report/_output of the session's one real render (`rendered_project`)."""
+    return rendered_project / "report" / "_output"

@@ -230,3 +230,25 @@ def test_curate_check_names_problems_in_a_claims_file(tmp_path, capsys):
     assert "claims.csv, row 3, column 'actor': not in data/reference/actors.csv: 'Martians'" in out
     assert "claims.csv, row 4, column 'figure': not a whole number: 'about 7'" in out
     assert "3 problem(s)" in out
+
+
+@pytest.mark.parametrize("figure, bound, verdict, sentence", [
+    (40, "at_least", "inconsistent", "the claim lies 5 above the source's high estimate"),   # 40 against high 35
+    (10, "exact", "inconsistent", "the claim lies 5 below the source's low estimate"),       # 10 against low 15
+    (30, "at_least", "consistent", "(+10 against the best)"),                                # 30 against best 20
+])
+def test_each_row_has_a_short_note_beside_the_full_explanation(figure, bound, verdict, sentence):
+    result = check([claim(figure=figure, bound=bound)], GED).loc["ucdp_ged"]
+    assert result["note"].startswith("UCDP GED has 2 event(s) with a figure in Aleppo")
+    assert f"{verdict.capitalize()}: " in result["note"] and sentence in result["note"]
+    assert len(result["note"].split()) <= 40 and len(result["note"]) < len(result["explanation"])
+    assert "organised violence only" in result["note"]  # the definitions caveat, in a few words
+
+
+def test_the_envelope_note_is_short_and_the_explanation_keeps_the_method():
+    row = claim(figure=30000, bound="about", admin1=None, figure_kind="cumulative_toll",
+                period_start=pd.Timestamp("2011-03-15"), period_end=pd.Timestamp("2014-11-26"))
+    result = check([row], GED).loc["ucdp_country_year"]
+    assert "low from the whole years inside (2012–2013), high from every year touched" in result["note"]
+    assert len(result["note"].split()) <= 40
+    assert "Method (an envelope" in result["explanation"]

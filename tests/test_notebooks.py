@@ -112,9 +112,9 @@ def test_sources_notebook_compares_with_published_totals(swept):
     with duckdb.connect() as con:
         published = con.execute(f"select sb_total_deaths_best_cy + ns_total_deaths_best_cy + os_total_deaths_best_cy from read_csv('{COUNTRY_YEAR_FILE.as_posix()}') "
                                 "where country_cy = 'Syria' and year_cy = 2016").fetchone()[0]
-    assert value(swept, "sources", "published_best_2016") == published == 53_891
+    assert value(swept, "sources", "published_2016_best") == published == 53_891
     ged_2016 = sql(swept, "select sum(deaths_best) from events where source = 'ucdp_ged' and year(date_start) = 2016")[0][0]
-    assert value(swept, "sources", "event_table_best_2016") == ged_2016
+    assert value(swept, "sources", "event_table_2016_best") == ged_2016
     assert value(swept, "sources", "published_gap_2016") == pytest.approx((ged_2016 - published) / published, abs=1e-6)
     flagged = sql(swept, "select count(*) from read_parquet('data/processed/events.parquet') where quality_flags <> ''".replace(
         "data/processed/events.parquet", (swept / "data/processed/events.parquet").as_posix()))[0][0]

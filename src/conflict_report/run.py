@@ -22,6 +22,7 @@ from conflict_report.data import build as data_step
 from conflict_report.data import geo, normalise
 from conflict_report.errors import ParameterError
 
+CIVILIANS_NO_RANGE = "UCDP gives one estimate of civilian deaths per event, with no low or high"
 LICENCES = {"ucdp_ged": "CC BY 4.0", "acled": "ACLED terms of use", "curated": "see citations"}
 
 
@@ -152,10 +153,13 @@ def record_data_facts(run: Run) -> None:
     out.count("events", totals["events"], "events counted in this run")
     out.deaths("deaths", totals["deaths_low"], totals["deaths_best"], totals["deaths_high"], "deaths in organised violence",
                lower_bound=bool(frame["deaths_is_lower_bound"].any()))
-    out.count("deaths_civilians", totals["deaths_civilians"], "civilian deaths (UCDP's best estimate of civilians killed)", "deaths")
+    out.deaths_single("deaths_civilians", totals["deaths_civilians"], "civilian deaths (UCDP's best estimate of civilians killed)", CIVILIANS_NO_RANGE)
     out.share("civilian_share", totals["deaths_civilians"], totals["deaths_best"], "civilian deaths as a share of all deaths (best estimates)")
     for key, value in analysis.precision_counts(frame).items():
-        out.count(key, value, key.replace("_", " "), "deaths" if key.startswith("deaths") else "events")
+        if isinstance(value, tuple):  # deaths, as (low, best, high)
+            out.deaths(key, *value, key.replace("_", " "))
+        else:
+            out.count(key, value, key.replace("_", " "), "events")
     if len(frame):
         out.text("first_event_date", frame["date_start"].min().strftime("%Y-%m-%d"), "start date of the first event")
     period = run.period

@@ -13,6 +13,11 @@ from conflict_report.data.sources import curated
 from conflict_report.run import Run
 
 
+CLAIMS_CREDIT = ("Sources: claims and events curated from news reports (see citations); UCDP GED and UCDP Country-Year "
+                 "Dataset on Organized Violence, CC BY 4.0")
+LOWER_BOUND = "a lower bound: the source says 'at least' and gives no upper figure"
+
+
 def _deaths_display(row) -> str:
     if pd.isna(row.deaths_best):
         return "unknown"
@@ -36,32 +41,40 @@ def curated_events(run: Run) -> Markdown:
         "deaths": [_deaths_display(r) for r in rows.itertuples()],
         "civilian_deaths": [("at least " if r.deaths_is_lower_bound and pd.notna(r.deaths_civilians) else "") +
                             (f"{int(r.deaths_civilians):,}" if pd.notna(r.deaths_civilians) else "unknown") for r in rows.itertuples()],
-        "strikes": rows["strikes"].map(lambda v: "" if pd.isna(v) else f"{int(v):,}"),
+        "strikes": rows["strikes"].astype("Int64"),  # a count, empty where the source gives none
         "what": rows["headline"].fillna("(confidential)"),
     })
     run.outputs.save_table("curated_events", table, "Events curated from the article")
     run.outputs.count("curated_events", len(table), "events curated from news reports in the period")
     raqqa = rows[(rows["admin1"] == "Ar-Raqqa") & rows["deaths_best"].notna()]
     if len(raqqa):
-        run.outputs.record("raqqa_deaths", int(raqqa["deaths_low"].sum()),
-                           f"at least {int(raqqa['deaths_low'].sum()):,}" if raqqa["deaths_high"].isna().any() else fmt_int(raqqa["deaths_best"].sum()),
-                           "deaths in the curated Raqqa events (a lower bound where the source says 'at least')", "deaths")
-        run.outputs.record("raqqa_civilian_deaths", int(raqqa["deaths_civilians"].sum()), f"at least {int(raqqa['deaths_civilians'].sum()):,}",
-                           "civilian deaths in the curated Raqqa events (a lower bound)", "deaths")
+        out = run.outputs
+        if raqqa["deaths_high"].isna().any():  # "at least": the low bound is all the source gives
+            out.record("raqqa_deaths", int(raqqa["deaths_low"].sum()), f"at least {int(raqqa['deaths_low'].sum()):,}",
+                       "deaths in the curated Raqqa events (a lower bound: the source says 'at least')", "deaths")
+            out.values["raqqa_deaths"]["no_range"] = LOWER_BOUND
+        else:
+            out.deaths("raqqa_deaths", raqqa["deaths_low"].sum(), raqqa["deaths_best"].sum(), raqqa["deaths_high"].sum(),
+                       "deaths in the curated Raqqa events")
+        out.record("raqqa_civilian_deaths", int(raqqa["deaths_civilians"].sum()), f"at least {int(raqqa['deaths_civilians'].sum()):,}",
+                   "civilian deaths in the curated Raqqa events (a lower bound)", "deaths")
+        out.values["raqqa_civilian_deaths"]["no_range"] = LOWER_BOUND
     return Markdown(report_tables.markdown(report_tables.curated_for_display(table), align_numbers=False))
 
 
 def claims_checked(run: Run) -> Markdown:
     country_year = coverage.load_country_year()
     checks = claims.check_claims(curated.read_claims(), run.events, country_year if country_year is not None else pd.DataFrame())
-    run.outputs.save_table("claims_checked", checks, "Each claim of the article checked against each source")
+    run.outputs.save_table("claims_checked", checks, "Each claim of the article checked against each source",
+                           credit=CLAIMS_CREDIT)
     for key, text in claims.claims_ledger(checks).items():
         run.outputs.text(key, text, "claim check (see claims_checked.csv)")
     run.outputs.count("claims", checks["claim_id"].nunique(), "claims checked", "claims")
     run.outputs.count("claims_consistent", int((checks["verdict"] == "consistent").sum()), "claim-source pairs found consistent", "checks")
     run.outputs.count("claims_inconsistent", int((checks["verdict"] == "inconsistent").sum()), "claim-source pairs found inconsistent", "checks")
     shown = report_tables.claims_for_display(checks)
-    return Markdown(report_tables.markdown(shown, align_numbers=False))
+    return Markdown(report_tables.markdown(shown, align_numbers=False, min_widths=report_tables.CLAIMS_MIN_WIDTHS) + "\n"
+                    + report_tables.claims_notes(checks))
 
 
 def ucdp_year_context(run: Run, year: int) -> Markdown:
@@ -78,7 +91,8 @@ def ucdp_year_context(run: Run, year: int) -> Markdown:
     out.deaths(f"ucdp_{year}_total", row["total_low"], row["total_best"], row["total_high"], f"UCDP's published deaths in organised violence in {year}")
     for kind, label in (("state_based", "state-based"), ("non_state", "non-state"), ("one_sided", "one-sided")):
         out.deaths(f"ucdp_{year}_{kind}", row[f"{kind}_low"], row[f"{kind}_best"], row[f"{kind}_high"], f"UCDP's published {label} deaths in {year}")
-    out.count(f"ucdp_{year}_civilians", row["civilian_deaths"], f"UCDP's published civilian deaths in {year}", "deaths")
+    out.deaths_single(f"ucdp_{year}_civilians", row["civilian_deaths"], f"UCDP's published civilian deaths in {year}",
+                      "UCDP's country-year table gives one civilian estimate per year, with no low or high")
     out.text("ucdp_country_year_version", str(row["ucdp_version"]), "version of UCDP's country-year totals")
     _ged_coverage(run)
     return Markdown(f"UCDP {year}, {run.parameters.country}: {out.values[f'ucdp_{year}_total']['display']} deaths in organised violence.")

@@ -54,8 +54,10 @@ BOUND_WORDS = {"exact": "", "at_least": "at least ", "more_than": "more than ", 
 DEFINITIONS = ("Definitions differ: UCDP counts deaths in organised violence only (state-based conflict, non-state conflict "
                "and one-sided violence against civilians); a war toll such as SOHR's counts all deaths, including others, "
                "so it is expected to be higher.")
+DEFINITIONS_NOTE = "UCDP counts organised violence only; a war toll counts all deaths."
+NOTE_MAX_WORDS = 40  # a note a reader takes in at a glance; the full reasoning is `explanation`
 CHECK_COLUMNS = ["claim_id", "claim", "figure_kind", "source", "source_key", "covered", "same_source",
-                 "source_low", "source_best", "source_high", "verdict", "difference", "compared_with", "explanation"]
+                 "source_low", "source_best", "source_high", "verdict", "difference", "compared_with", "note", "explanation"]
 
 
 # --- checking --------------------------------------------------------------------------------
@@ -70,6 +72,7 @@ class SourceFigures:
     high: int | None = None
     same_source: bool = False
     ucdp: bool = False
+    brief: str = ""  # the note in a few words, for the report's numbered notes; `note` when empty
 
 
 def check_claims(claims: pd.DataFrame, events: pd.DataFrame, country_year: pd.DataFrame) -> pd.DataFrame:
@@ -103,7 +106,8 @@ def event_table_figures(claim, events: pd.DataFrame, source: str) -> SourceFigur
     elif claim.period_start < table["date_start"].min() or claim.period_end > table["date_end"].max():
         span = period_text(table["date_start"].min(), table["date_end"].max())
         return SourceFigures(False, f"{name} covers {claim.country} from {span}; the claim's period ({period_text(claim.period_start, claim.period_end)}) "
-                                    "lies outside it, so the source can neither confirm nor contradict the claim.")
+                                    "lies outside it, so the source can neither confirm nor contradict the claim.",
+                             brief=f"{name} covers {claim.country} from {span} only, not the claim's period.")
     matched = matching_events(claim, table)
     if source == "curated":
         return curated_figures(claim, matched)
@@ -149,7 +153,9 @@ def curated_figures(claim, matched: pd.DataFrame) -> SourceFigures:
     if same.any():
         note = (f"In the curated table the only matching event(s) ({', '.join(matched['event_id'])}) were coded from the claim's "
                 "own article, so they restate the claim: this is the same source, not an independent confirmation.")
-        return sum_figures(matched, claim.figure_kind, note, same_source=True)
+        figures = sum_figures(matched, claim.figure_kind, note, same_source=True)
+        figures.brief = "The only matching curated events were coded from the claim's own article: they restate it."
+        return figures
     return SourceFigures(False, f"no curated event matches the claim ({place_text(claim)}, {period_text(claim.period_start, claim.period_end)}"
                                 + (f", {claim.actor}" if isinstance(claim.actor, str) else "") + "); the curated table is not a complete count.")
 
@@ -183,7 +189,11 @@ def country_year_figures(claim, country_year: pd.DataFrame) -> SourceFigures:
     low_column, best_column, high_column = COUNTRY_YEAR_COLUMNS[kind]
     low = int(rows.loc[rows["year"].isin(whole), low_column].sum())
     best, high = int(rows[best_column].sum()), int(rows[high_column].sum())
-    return SourceFigures(True, envelope_note(claim, years, whole, low, best, high), low, best, high, ucdp=True)
+    brief = (f"UCDP's totals for {year_span(years)}" if whole == years else
+             f"UCDP's yearly totals, {year_span(years)}: low from the whole years inside"
+             f"{' (' + year_span(whole) + ')' if whole else ' (none)'}, high from every year touched.")
+    return SourceFigures(True, envelope_note(claim, years, whole, low, best, high), low, best, high, ucdp=True,
+                         brief=brief if brief.endswith(".") else brief + ".")
 
 
 def envelope_note(claim, years: list[int], whole: list[int], low: int, best: int, high: int) -> str:
@@ -205,14 +215,30 @@ def judge(claim, label: str, key: str, figures: SourceFigures) -> dict:
            "source_low": figures.low, "source_best": figures.best, "source_high": figures.high}
     if not figures.covered:
         return row | {"verdict": "not covered", "difference": None, "compared_with": None,
-                      "explanation": f"Not covered: {figures.note}"}
+                      "note": f"Not covered: {lower_first(figures.brief or figures.note)}", "explanation": f"Not covered: {figures.note}"}
     verdict, difference, compared_with, reading = compare(claim, figures)
     if figures.same_source:
         verdict = "same source"  # agreement with itself confirms nothing
     reading = f"{verdict.capitalize()}: {reading}"
-    caveat = DEFINITIONS if figures.ucdp and claim.figure_kind != "strikes" else ""
-    explanation = " ".join(part for part in (figures.note, reading, caveat) if part)
-    return row | {"verdict": verdict, "difference": difference, "compared_with": compared_with, "explanation": explanation}
+    caveats = (DEFINITIONS, DEFINITIONS_NOTE) if figures.ucdp and claim.figure_kind != "strikes" else ("", "")
+    explanation = " ".join(part for part in (figures.note, reading, caveats[0]) if part)
+    short = " ".join(part for part in (figures.brief or figures.note, verdict_sentence(verdict, difference, compared_with), caveats[1]) if part)
+    return row | {"verdict": verdict, "difference": difference, "compared_with": compared_with, "note": short, "explanation": explanation}
+
+
+def verdict_sentence(verdict: str, difference: int, compared_with: str) -> str:
+    """The verdict in a few words; the range itself stands beside it in the table."""
+    if verdict == "same source":
+        return "Same source: agreement with itself confirms nothing."
+    if verdict == "inconsistent":
+        side = "above the source's high" if compared_with == "high" else "below the source's low"
+        return f"Inconsistent: the claim lies {abs(difference):,} {side} estimate."
+    return f"Consistent: the claim overlaps the source's range ({difference:+,} against the best)."
+
+
+def lower_first(text: str) -> str:
+    """'UCDP GED has …' stays; 'The curated table …' -> 'the curated table …' after a colon."""
+    return text[0].lower() + text[1:] if text[:4] in ("The ", "In t") else text
 
 
 def claim_range(figure: int, bound: str) -> tuple[float, float]:
@@ -242,7 +268,7 @@ def compare(claim, figures: SourceFigures) -> tuple[str, int, str, str]:
 def claims_ledger(checks: pd.DataFrame) -> dict[str, str]:
     """Display strings for the results ledger, so the report quotes every verdict from data:
     `claim_<id>` (the claim), and per source `claim_<id>_<source>` (verdict and range) with
-    `_verdict`, `_range` and `_explanation`."""
+    `_verdict`, `_range`, `_note` (the reasoning in brief) and `_explanation` (in full)."""
     ledger: dict[str, str] = {}
     for row in checks.itertuples(index=False):
         key = "claim_" + row.claim_id.replace("-", "_").replace(".", "_")
@@ -252,6 +278,7 @@ def claims_ledger(checks: pd.DataFrame) -> dict[str, str]:
         ledger[base] = f"{row.verdict} ({row.source}: {source_range})" if row.covered else f"not covered by {row.source}"
         ledger[f"{base}_verdict"] = row.verdict
         ledger[f"{base}_range"] = source_range
+        ledger[f"{base}_note"] = row.note
         ledger[f"{base}_explanation"] = row.explanation
     return ledger
 

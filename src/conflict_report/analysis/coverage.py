@@ -24,7 +24,7 @@ def events_per_month(events: pd.DataFrame) -> pd.DataFrame:
 
 def linked_events(events: pd.DataFrame) -> pd.DataFrame:
     linked = events[events["duplicate_of"].notna()]
-    return linked[["event_id", "duplicate_of", "link_reason", "date_start", "admin1"]].reset_index(drop=True)
+    return linked[["event_id", "source", "duplicate_of", "link_reason", "date_start", "admin1"]].reset_index(drop=True)
 
 
 COUNTRY_YEAR_ABSENT = "not available: set UCDP_COUNTRY_YEAR to UCDP's country-year file"

@@ -131,13 +131,18 @@ def boundary_shapes(areas: geo.Areas, highlight_pcode: str | None) -> PolyCollec
     return PolyCollection(rings, facecolors=faces, edgecolors="#888888", linewidths=0.6, joinstyle="miter", capstyle="butt")
 
 
+def mapped_events(frame: pd.DataFrame) -> pd.DataFrame:
+    """The events a map draws: placed at least to the district (geo precision 1-3), largest first."""
+    return frame[frame["geo_precision"] <= 3].dropna(subset=["latitude", "longitude"]).sort_values("deaths_best", ascending=False, kind="stable")
+
+
 def event_map(frame: pd.DataFrame, areas: geo.Areas | None, title: str, source: str, highlight_pcode: str | None = None):
     """Events placed at least to the district (geo precision 1-3) as points sized by deaths,
     on the governorate boundaries. Coarser events are not drawn; the caption says how many."""
     fig, ax = plt.subplots(figsize=(7.5, 6.2))
     if areas is not None:
         ax.add_collection(boundary_shapes(areas, highlight_pcode))
-    drawn = frame[frame["geo_precision"] <= 3].dropna(subset=["latitude", "longitude"]).sort_values("deaths_best", ascending=False)
+    drawn = mapped_events(frame)
     sizes = 4 + 2.2 * np.sqrt(drawn["deaths_best"].astype(float))
     ax.scatter(drawn["longitude"], drawn["latitude"], s=sizes, color=PALETTE["vermillion"], alpha=0.35, linewidths=0)
     for deaths in (10, 100, 500):

@@ -13,6 +13,7 @@ from conflict_report.analysis.figures import PALETTE, thousands
 from conflict_report.analysis.results import fmt_int
 from conflict_report.run import Run
 
+COUNTRY_YEAR_CREDIT = "; UCDP Country-Year Dataset on Organized Violence, CC BY 4.0"
 SOURCE_NAMES = {"ucdp_ged": "UCDP GED", "acled": "ACLED", "curated": "Curated from news reports"}
 
 
@@ -33,17 +34,18 @@ def source_coverage(run: Run) -> None:
     fig.suptitle(f"Events per month by source, {run.parameters.country}", x=0.01, ha="left", fontweight="bold", fontsize=11.5, wrap=True)
     axes[-1, 0].set_xlabel("Month of the event's start date")
     names = {"ucdp_ged": f"UCDP {run.manifest['inputs'][0]['dataset_version']}, CC BY 4.0", "acled": "ACLED", "curated": "events curated from news reports"}
-    figures.add_source_line(fig, "Source: " + "; ".join(names[s] for s in present))
+    credit = "Source: " + "; ".join(names[s] for s in present)
+    figures.add_source_line(fig, credit)
     spans = views.source_spans(run.events, run.parameters.country, present)
     run.outputs.save_figure(fig, "coverage", "Events per month by source over the whole event table.",
-                            f"Bar charts of events per month for each source. Coverage: {views.spans_text(spans)}.")
+                            f"Bar charts of events per month for each source. Coverage: {views.spans_text(spans)}.", data=table, credit=credit)
     for source, (first, last) in spans.items():
         run.outputs.text(f"coverage_{source}", views.Period(first, last).display, f"the days covered by {SOURCE_NAMES[source]} (first to last event)")
 
 
 def linked(run: Run) -> Markdown:
     table = coverage.linked_events(run.events)
-    run.outputs.save_table("linked_events", table, "Curated events linked to a source event (counted once)")
+    run.outputs.save_table("linked_events", table, "Curated events linked to a source event (counted once)", event_level=True)
     run.outputs.count("events_linked", len(table), "curated events linked to a source event and counted once")
     if table.empty:
         return Markdown("No curated event overlaps a source event in time and place.")
@@ -58,12 +60,13 @@ def published_totals(run: Run) -> Markdown:
         return Markdown(f"UCDP's country-year totals: {coverage.COUNTRY_YEAR_ABSENT}, so this check was not run.")
     ged_version = run.manifest["inputs"][0]["dataset_version"]
     table = coverage.compare_with_country_year(run.events, country_year, run.parameters.country, ged_version)
-    run.outputs.save_table("published_totals", table, "Event table sums against UCDP's published country-year totals")
+    run.outputs.save_table("published_totals", table, "Event table sums against UCDP's published country-year totals",
+                           credit=run.source_line + COUNTRY_YEAR_CREDIT)
     run._published = table  # the figure below draws the same table
-    totals = table.groupby("year")[["event_table_best", "published_best"]].sum().reset_index()
+    totals = table.groupby("year")[[f"{p}_{e}" for p in ("event_table", "published") for e in ("low", "best", "high")]].sum().reset_index()
     for row in totals.itertuples():
-        run.outputs.count(f"published_best_{row.year}", row.published_best, f"UCDP's published total for {row.year} (best)", "deaths")
-        run.outputs.count(f"event_table_best_{row.year}", row.event_table_best, f"event table total for {row.year} (best)", "deaths")
+        run.outputs.deaths(f"published_{row.year}", row.published_low, row.published_best, row.published_high, f"UCDP's published total for {row.year}")
+        run.outputs.deaths(f"event_table_{row.year}", row.event_table_low, row.event_table_best, row.event_table_high, f"event table total for {row.year}")
         run.outputs.share(f"published_gap_{row.year}", row.event_table_best - row.published_best, row.published_best,
                           f"gap between the event table and UCDP's published total for {row.year}, as a share of the published total")
     run.outputs.text("published_version", str(table["published_version"].iloc[0]) if len(table) else "", "version of UCDP's published totals")
@@ -90,11 +93,13 @@ def published_totals_figure(run: Run) -> None:
     ax.set_title(f"Yearly deaths: event table against UCDP's published totals, {run.parameters.country}", wrap=True)
     ax.set_ylabel("Deaths (best, with low–high range)")
     ax.set_xlabel("Year")
-    figures.add_source_line(fig, run.source_line + "; UCDP Country-Year Dataset on Organized Violence, CC BY 4.0")
+    credit = run.source_line + COUNTRY_YEAR_CREDIT
+    figures.add_source_line(fig, credit)
     parts = "; ".join(f"{y}: {fmt_int(r.event_table_best)} against {fmt_int(r.published_best)}" for y, r in totals.iterrows())
     run.outputs.save_figure(fig, "published", "Deaths per year in the event table against UCDP's published country-year totals "
                             "(best estimates with low–high ranges; all three types of violence).",
-                            f"Paired bars per year, event table against UCDP's published totals: {parts}.")
+                            f"Paired bars per year, event table against UCDP's published totals: {parts}.", data=totals.reset_index(),
+                            credit=credit)
 
 
 def quality(run: Run) -> Markdown:

@@ -28,14 +28,15 @@ def key(name: str) -> str:
     return slugify(name).replace("-", "_")
 
 
-def markdown(frame: pd.DataFrame, align_numbers: bool = True) -> str:
+def markdown(frame: pd.DataFrame, align_numbers: bool = True, min_widths: dict[str, int] | None = None) -> str:
     """A pipe table; numbers right-aligned, every text cell escaped. The dashes under each
     header are proportional to the column's longest text (capped), which pandoc turns into
-    relative column widths: a long headline gets room, a date does not."""
+    relative column widths: a long headline gets room, a date does not. `min_widths` (in
+    characters) keeps a column of short phrases ("not covered") from wrapping."""
     header = [escape(c) for c in frame.columns]
     rows = [[escape(v) for v in row] for row in frame.astype(object).itertuples(index=False)]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) or frame[c].astype(str).str.fullmatch(r"[\d,.–() %+†-]+").all() for c in frame.columns]
-    widths = [min(max([len(h), *(len(r[i]) for r in rows)]), 48) for i, h in enumerate(header)]
+    widths = [max(min(max([len(h), *(len(r[i]) for r in rows)]), 48), (min_widths or {}).get(c, 0)) for i, (h, c) in enumerate(zip(header, frame.columns))]
     rule = "|" + "|".join(("-" * max(w, 3)) + ":" if (n and align_numbers) else ":" + "-" * max(w, 3) for w, n in zip(widths, numeric)) + "|"
     lines = ["| " + " | ".join(header) + " |", rule, *("| " + " | ".join(r) + " |" for r in rows)]
     return "\n".join(lines) + "\n"
@@ -102,14 +103,32 @@ def flags_for_display(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"Flag": table["flag"], "Meaning": table["meaning"], "Rows": table["rows"].map("{:,}".format)})
 
 
-def generic_for_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Whole numbers with thousands separators, fractions to one decimal (display only)."""
+def count_text(value) -> str:
+    return "" if pd.isna(value) else f"{int(value):,}"
+
+
+def share_text(value) -> str:
+    return "" if pd.isna(value) else f"{100 * value:.1f}%"
+
+
+def number_text(value) -> str:
+    return "" if pd.isna(value) else f"{value:,.1f}"
+
+
+UNIT_TEXT = {"count": count_text, "share": share_text, "number": number_text}
+
+
+def generic_for_display(table: pd.DataFrame, units: dict[str, str] | None = None) -> pd.DataFrame:
+    """Each column by its unit (see results.column_units; from its type when not given):
+    counts whole with thousands separators, shares as percentages and other numbers to one
+    decimal (display only)."""
+    from conflict_report.analysis.results import column_units
+
+    units = units or column_units(table)
     shown = table.copy()
     for column in shown.columns:
-        if pd.api.types.is_integer_dtype(shown[column]):
-            shown[column] = shown[column].map("{:,}".format)
-        elif pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
+        if units.get(column) in UNIT_TEXT:
+            shown[column] = shown[column].map(UNIT_TEXT[units[column]]).astype(object)
     return shown
 
 
@@ -118,16 +137,50 @@ CURATED_HEADERS = {"date": "Date", "place": "Place", "sides": "Sides", "deaths":
 
 
 def curated_for_display(table: pd.DataFrame) -> pd.DataFrame:
-    return table.rename(columns=CURATED_HEADERS).fillna("")
+    return generic_for_display(table).rename(columns=CURATED_HEADERS).fillna("")
+
+
+# Room for "not covered" and "UCDP country-year 25.1" on one or two lines in the PDF's narrow columns.
+CLAIMS_MIN_WIDTHS = {"Verdict": 18, "Source": 26}
 
 
 def claims_for_display(checks: pd.DataFrame) -> pd.DataFrame:
-    from conflict_report.analysis.claims import range_text
-
+    """One row per claim and source, to scan: the claim (on its first row only), the source,
+    the verdict, the source's figure, and the number of the note that gives the reasoning
+    (`claims_notes`; the full reasoning is the `explanation` column of the CSV)."""
     covered = checks["covered"].astype(str).str.lower().isin(["true", "1"])
+    first_of_claim = ~checks["claim_id"].duplicated()
     return pd.DataFrame({
-        "Claim": checks["claim"], "Source": checks["source"], "Verdict": checks["verdict"],
-        "Source's figure": [range_text(lo, b, h) if c else "–" for lo, b, h, c in
-                            zip(checks["source_low"], checks["source_best"], checks["source_high"], covered)],
-        "Why": checks["explanation"],
+        "Claim": checks["claim"].where(first_of_claim, ""),
+        "Source": checks["source"],
+        "Verdict": checks["verdict"],
+        "Source's figure, best (low–high)": [figure_text(b, lo, h) if c else "–" for lo, b, h, c in
+                                             zip(checks["source_low"], checks["source_best"], checks["source_high"], covered)],
+        "Note": [str(n) for n in note_numbers(checks)[0]],
     })
+
+
+def figure_text(best, low, high) -> str:
+    """A source's figure: one number when low, best and high agree; 'at least' without a high."""
+    if pd.isna(high):
+        return f"at least {int(low):,}"
+    if low == best == high:
+        return f"{int(best):,}"
+    return deaths_text(best, low, high)
+
+
+def note_numbers(checks: pd.DataFrame) -> tuple[list[int], list[str]]:
+    """Each row's note number, and the notes in order: rows with the same reasoning (the same
+    source not covering several claims) share one note, so the list stays short."""
+    notes: list[str] = []
+    numbers = []
+    for note in checks["note"]:
+        if note not in notes:
+            notes.append(note)
+        numbers.append(notes.index(note) + 1)
+    return numbers, notes
+
+
+def claims_notes(checks: pd.DataFrame) -> str:
+    """The reasoning the rows of `claims_for_display` point to, as a numbered list (Markdown)."""
+    return "\n".join(f"{n}. {escape(note)}" for n, note in enumerate(note_numbers(checks)[1], start=1)) + "\n"

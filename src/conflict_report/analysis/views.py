@@ -207,7 +207,8 @@ def shorten(text: object, limit: int = HEADLINE_CHARS) -> str:
 def deadliest(frame: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The deadliest single events. Records that summarise a month or a year (date precision
     4-5) are not events in this sense and are left out."""
-    events = frame[(frame["date_precision"] < COARSE_DATE) & ~frame["confidential"]]
+    # ACLED's terms allow aggregates only: its events are never listed one by one.
+    events = frame[(frame["date_precision"] < COARSE_DATE) & ~frame["confidential"] & (frame["source"] != "acled")]
     top = events.sort_values(["deaths_best", "date_start", "event_id"], ascending=[False, True, True], kind="stable").head(n)
     return pd.DataFrame({
         "date": top["date_start"].dt.strftime("%Y-%m-%d"),
@@ -219,6 +220,7 @@ def deadliest(frame: pd.DataFrame, n: int = 10) -> pd.DataFrame:
         "deaths_high": top["deaths_high"].astype("Int64"),
         "headline": top["headline"].map(shorten),
         "event_id": top["event_id"],
+        "source": top["source"],
     }).reset_index(drop=True)
 
 
@@ -241,8 +243,8 @@ def precision_counts(frame: pd.DataFrame) -> dict[str, int]:
     country_level = frame["geo_precision"] >= COUNTRY_LEVEL
     return {
         "events_coarse_date": int(coarse_date.sum()),
-        "deaths_best_coarse_date": int(frame.loc[coarse_date, "deaths_best"].sum()),
+        "deaths_coarse_date": tuple(int(frame.loc[coarse_date, c].sum()) for c in DEATHS),
         "events_country_level": int(country_level.sum()),
-        "deaths_best_country_level": int(frame.loc[country_level, "deaths_best"].sum()),
+        "deaths_country_level": tuple(int(frame.loc[country_level, c].sum()) for c in DEATHS),
         "events_flagged": int((frame["quality_flags"] != "").sum()),
     }

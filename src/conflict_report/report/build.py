@@ -5,7 +5,9 @@ re-runs the analysis.
 What this writes (all ignored by git, rebuilt every time from build/):
 - report/_variables.yml: every run's ledger values as display text (Quarto's {{< var >}}),
   plus the build's date and commit;
-- report/figures/<slug>/: the runs' figure files, inside the project so both formats find them;
+- report/figures/<slug>/: the runs' figure files (PNG, SVG and the CSV each was drawn from),
+  inside the project so both formats find them;
+- report/data/<slug>/: the runs' tables as CSV, which the site links under each table;
 - report/_generated/*.qmd: one partial per figure and table, and the governorate and actor
   sections made from report/_templates/ for each run in report/runs.yml;
 - report/governorate-<run>.qmd: a page per governorate run."""
@@ -30,11 +32,13 @@ import yaml
 
 from conflict_report import atomic, paths
 from conflict_report.analysis import tables as report_tables
+from conflict_report.analysis.results import ACLED_LEFT_OUT
+from conflict_report.errors import PipelineError
 from conflict_report.report import pages
 from conflict_report.report.pages import ReportRun, load_report_runs  # noqa: F401 (the report's runs, used here and by callers)
-from conflict_report.errors import PipelineError
 
 GENERATED, FIGURES = pages.GENERATED, pages.FIGURES
+TABLES = paths.REPORT / "data"
 VARIABLES = paths.REPORT / "_variables.yml"
 RENDER_KEY = paths.REPORT_OUTPUT / ".render-key"
 SCRATCH_OUTPUT = "_output.new"  # the render goes here, and replaces _output only once checked
@@ -86,8 +90,35 @@ def _attribute(text: str) -> str:
 
 def figure_block(run: ReportRun, figure: dict, label_prefix: str = "") -> str:
     label = f"fig-{label_prefix}{run.name}-{figure['name'].replace('_', '-')}"
-    image = f"figures/{run.slug}/{Path(figure['png']).name}"
-    return f"![{report_tables.escape(figure['caption'])}]({image}){{#{label} fig-alt=\"{_attribute(figure['alt'])}\"}}\n"
+    folder = f"figures/{run.slug}"
+    image = f"{folder}/{Path(figure['png']).name}"
+    links = [("Data (CSV)", f"{folder}/{Path(figure['csv']).name}"), ("Figure (SVG)", f"{folder}/{Path(figure['svg']).name}")]
+    return (f"![{report_tables.escape(figure['caption'])}]({image}){{#{label} fig-alt=\"{_attribute(figure['alt'])}\"}}\n"
+            + data_links(links, licence_line(run, figure)))
+
+
+# The licence of the boundaries, beside the data links of every map (figures that declare them).
+BOUNDARIES_LICENCE = "boundaries: UN OCHA / UNCS COD-AB via HDX, CC BY 3.0 IGO"
+
+
+def licence_line(run: ReportRun, item: dict) -> str:
+    """'Source: UCDP GED 25.1, CC BY 4.0', as under the run's figures, plus the boundaries'
+    licence on maps and the note that ACLED events are left out of event-level data."""
+    parts = [item.get("credit") or run.results["values"].get("source_line", {}).get("display", "Source: see the run's notebook")]
+    if item.get("boundaries"):
+        parts.append(BOUNDARIES_LICENCE)
+    text = "; ".join(parts) + "."
+    if item.get("event_level"):
+        text += " " + ACLED_LEFT_OUT
+    return text
+
+
+def data_links(links: list[tuple[str, str]], licence: str) -> str:
+    """The links to the data under a figure or table, with the licence line beside them, in
+    the site only (the PDF names no file it cannot link)."""
+    anchors = " · ".join(f"[{text}]({target}){{.data-link}}" for text, target in links)
+    # Two divs: Quarto unwraps a content-visible div, dropping its other classes.
+    return (f"\n:::: {{.content-visible when-format=\"html\"}}\n::: {{.data-links}}\n{anchors} · {report_tables.escape(licence)}\n:::\n::::\n")
 
 
 TABLE_DISPLAY = {
@@ -102,11 +133,31 @@ TABLE_DISPLAY = {
 }
 
 
+# Notes printed under a table (the reasoning its rows point to by number).
+TABLE_NOTES = {"claims_checked": report_tables.claims_notes}
+# Room for a one-word header ("Strikes") or a short phrase, which Typst cannot break.
+TABLE_MIN_WIDTHS = {"claims_checked": report_tables.CLAIMS_MIN_WIDTHS, "curated_events": {"Strikes": 12, "Civilian deaths": 16, "Deaths": 18}}
+CSV_DTYPES = {"count": "Int64", "number": "float64", "share": "float64"}
+
+
+def read_table(path: Path, units: dict[str, str]) -> pd.DataFrame:
+    """A run's CSV with the column types its ledger entry gives: a count with gaps stays a
+    whole number (pandas alone would read it as 7.0)."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""],
+                       dtype={c: CSV_DTYPES.get(u, "object") for c, u in units.items()})
+
+
 def table_block(run: ReportRun, table: dict) -> str:
-    frame = pd.read_csv(paths.BUILD / run.slug / table["file"], keep_default_na=False, na_values=[""])
-    shown = TABLE_DISPLAY.get(table["name"], report_tables.generic_for_display)(frame)
+    units = table.get("columns", {})
+    frame = read_table(paths.BUILD / run.slug / table["file"], units)
+    display = TABLE_DISPLAY.get(table["name"])
+    shown = display(frame) if display else report_tables.generic_for_display(frame, units)
     label = f"tbl-{run.name}-{table['name'].replace('_', '-')}"
-    return report_tables.markdown(shown) + f"\n: {report_tables.escape(table['caption'])} {{#{label}}}\n" + inconsistent_note_block(shown)
+    text = report_tables.markdown(shown, min_widths=TABLE_MIN_WIDTHS.get(table["name"])) + f"\n: {report_tables.escape(table['caption'])} {{#{label}}}\n"
+    if table["name"] in TABLE_NOTES:
+        text += "\n" + TABLE_NOTES[table["name"]](frame)
+    text += inconsistent_note_block(shown)
+    return text + data_links([("Data (CSV)", f"data/{run.slug}/{Path(table['file']).name}")], licence_line(run, table))
 
 
 def inconsistent_note_block(shown: pd.DataFrame) -> str:
@@ -131,7 +182,9 @@ def manifest_table() -> str:
                                                      if "rows_read" in item else "–"),
         "Processed": item["processed_at"][:10],
     } for item in manifest["inputs"]])
-    return report_tables.markdown(rows, align_numbers=False) + "\n: The inputs of this report, from `data/processed/manifest.json` (which holds the full SHA-256) {#tbl-inputs}\n"
+    return (report_tables.markdown(rows, align_numbers=False)
+            + "\n: The inputs of this report, from `data/processed/manifest.json` (which holds the full SHA-256) {#tbl-inputs}\n"
+            + data_links([("Data (CSV)", "data/inputs.csv")], "Licences: UCDP data CC BY 4.0; OCHA boundaries CC BY 3.0 IGO; curated events: see their citations."))
 
 
 def generated_files(runs: list[ReportRun]) -> tuple[dict[Path, str], dict[Path, bytes]]:
@@ -171,16 +224,38 @@ def write_sources(runs: list[ReportRun]) -> None:
         if not path.exists() or path.read_bytes() != data:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic.write_bytes(path, data)
-    for run in (r for r in runs if r.results):
-        target = FIGURES / run.slug
-        target.mkdir(parents=True, exist_ok=True)
-        for figure in run.results["figures"]:
-            for ext in ("png", "svg"):
-                source = paths.BUILD / run.slug / figure[ext]
-                if not (target / source.name).exists() or (target / source.name).read_bytes() != source.read_bytes():
-                    shutil.copyfile(source, target / source.name)
+    copy_run_files(runs)
+    write_inputs_csv()
     text = yaml.safe_dump(variables(runs), allow_unicode=True, sort_keys=True, width=200)
     atomic.write_text(VARIABLES, "# Written by `python -m conflict_report report` from build/*/results.json. Do not edit.\n" + text)
+
+
+def copy_run_files(runs: list[ReportRun]) -> None:
+    """The runs' figures (PNG, SVG, CSV) into report/figures/<slug>/ and their tables (CSV)
+    into report/data/<slug>/, inside the project, so the site serves every file it links."""
+    for run in (r for r in runs if r.results):
+        wanted = [(FIGURES / run.slug, figure[kind]) for figure in run.results["figures"] for kind in ("png", "svg", "csv")]
+        wanted += [(TABLES / run.slug, table["file"]) for table in run.results["tables"]]
+        for folder, relative in wanted:
+            source, target = paths.BUILD / run.slug / relative, folder / Path(relative).name
+            folder.mkdir(parents=True, exist_ok=True)
+            if not target.exists() or target.read_bytes() != source.read_bytes():
+                shutil.copyfile(source, target)
+
+
+# The manifest's fields a reader needs; not `given`, which may be a path on the build machine.
+INPUT_COLUMNS = ["name", "source", "file_name", "dataset_version", "sha256", "rows_read", "rows_kept", "rows_flagged",
+                 "rows_rejected", "processed_at"]
+
+
+def write_inputs_csv() -> None:
+    """The table of inputs (manifest.json, one row per input, with the full SHA-256) as the
+    CSV the methods page links under it. Row counts stay whole numbers where an input (the
+    boundaries) has none."""
+    manifest = json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
+    frame = pd.DataFrame([{c: item.get(c) for c in INPUT_COLUMNS} for item in manifest["inputs"]])
+    counts = [c for c in INPUT_COLUMNS if c.startswith("rows_")]
+    atomic.write_csv(TABLES / "inputs.csv", frame.astype({c: "Int64" for c in counts}))
 
 
 # --- Quarto -----------------------------------------------------------------------------------
