@@ -288,8 +288,8 @@ def main(render_report: bool = True) -> int:
     if problems:
         print("The report's sources have problems:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
-    print("report sources written and checked (report/_generated, report/_variables.yml)")
     if not render_report:
+        print("report sources written and checked (report/_generated, report/_variables.yml)")
         return 0
     binary = find_quarto()
     if binary is None:
@@ -304,6 +304,7 @@ def main(render_report: bool = True) -> int:
     if RENDER_KEY.exists() and RENDER_KEY.read_text().strip() == key and (paths.REPORT_OUTPUT / PDF_NAME).exists():
         print("report/_output is up to date (nothing the render reads has changed)")
         return 0
+    print("report sources written and checked (report/_generated, report/_variables.yml); rendering")
     status = render(binary)
     if status == 0:
         atomic.write_text(RENDER_KEY, key + "\n")
