@@ -86,7 +86,7 @@ def test_rows_with_inconsistent_estimates_are_marked_and_the_note_links_to_the_f
 
     note = inconsistent_note_block(shown)
     assert f"(methods.qmd#{report_tables.FLAG_TABLE_LABEL})" in note  # the site: a link to the methods page
-    assert f"@{report_tables.FLAG_TABLE_LABEL}" in note  # the PDF: a cross-reference in the one document
+    assert f"(#{report_tables.FLAG_TABLE_LABEL})" in note  # the PDF: a link within the one document
     assert inconsistent_note_block(shown.iloc[[3]]) == ""
 
 

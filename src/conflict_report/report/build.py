@@ -142,12 +142,12 @@ def table_block(run: ReportRun, table: dict) -> str:
 
 
 def inconsistent_note_block(shown: pd.DataFrame) -> str:
-    """The note under a table with marked rows, linking to the methods' flag table: a link to
-    its page on the site, a cross-reference in the PDF (one document, where the table is)."""
+    """The note under a table with marked rows, linking to the methods' flag table: on the
+    site a link to its page, in the PDF a link within the one document that holds it."""
     web = report_tables.inconsistent_note(shown, f"[the table of flags](methods.qmd#{report_tables.FLAG_TABLE_LABEL})")
     if not web:
         return ""
-    pdf = report_tables.inconsistent_note(shown, f"@{report_tables.FLAG_TABLE_LABEL}")
+    pdf = report_tables.inconsistent_note(shown, f"[the table of flags in the methods](#{report_tables.FLAG_TABLE_LABEL})")
     return (f"\n::: {{.content-visible when-format=\"html\"}}\n{web}\n:::\n\n"
             f"::: {{.content-visible unless-format=\"html\"}}\n{pdf}\n:::\n")
 
