@@ -168,7 +168,7 @@ def test_actor_list_is_complete_or_names_the_command_that_prints_it(built_data):
         check_actor("Narnia", actors)
     assert "..." not in str(caught.value) and ACTORS_COMMAND in str(caught.value)
     listed = run_cli(["actors"], root=built_data).stdout.splitlines()
-    assert [line.split("  ", 1)[1].strip() for line in listed] == actors
+    assert [line.split(None, 1)[1] for line in listed] == actors
 
 
 # --- small things ---------------------------------------------------------------------------------
