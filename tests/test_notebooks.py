@@ -84,12 +84,15 @@ def test_monthly_series_spreads_coarse_records_and_sums_to_total(swept):
         monthly = dict(con.execute(f"select month, deaths_best from read_csv('{monthly_file}')").fetchall())
     assert list(monthly) == sorted(monthly) and all(len(m) == 7 for m in monthly)
     assert sum(monthly.values()) == pytest.approx(value(swept, "national", "deaths_best"), abs=1e-6)
-    # Independent spreading in SQL: each event's best estimate over the days it spans.
+    # Independent spreading in SQL: each event's best estimate over the days it spans within
+    # what the file covers (up to its last start date: an end date may spill past it).
     expected = dict(sql(swept, """
         select strftime(day, '%Y-%m') as month, sum(deaths_best / n_days)
-        from (select deaths_best, date_diff('day', date_start, date_end) + 1 as n_days,
-                     unnest(generate_series(date_start, date_end, interval 1 day)) as day from events)
+        from (select deaths_best, date_diff('day', date_start, last_day) + 1 as n_days,
+                     unnest(generate_series(date_start, last_day, interval 1 day)) as day
+              from (select *, least(date_end, (select max(date_start) from events)) as last_day from events))
         group by month"""))
+    assert set(expected) == set(monthly) and max(monthly) == "2019-11"
     for month, deaths in expected.items():
         assert monthly[month] == pytest.approx(deaths, abs=1e-6), month
     # No month carries a year-level record's deaths on its start date: for every year-level
