@@ -5,6 +5,7 @@ from the package."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,12 +84,15 @@ def test_monthly_series_spreads_coarse_records_and_sums_to_total(swept):
         monthly = dict(con.execute(f"select month, deaths_best from read_csv('{monthly_file}')").fetchall())
     assert list(monthly) == sorted(monthly) and all(len(m) == 7 for m in monthly)
     assert sum(monthly.values()) == pytest.approx(value(swept, "national", "deaths_best"), abs=1e-6)
-    # Independent spreading in SQL: each event's best estimate over the days it spans.
+    # Independent spreading in SQL: each event's best estimate over the days it spans within
+    # what the file covers (up to its last start date: an end date may spill past it).
     expected = dict(sql(swept, """
         select strftime(day, '%Y-%m') as month, sum(deaths_best / n_days)
-        from (select deaths_best, date_diff('day', date_start, date_end) + 1 as n_days,
-                     unnest(generate_series(date_start, date_end, interval 1 day)) as day from events)
+        from (select deaths_best, date_diff('day', date_start, last_day) + 1 as n_days,
+                     unnest(generate_series(date_start, last_day, interval 1 day)) as day
+              from (select *, least(date_end, (select max(date_start) from events)) as last_day from events))
         group by month"""))
+    assert set(expected) == set(monthly) and max(monthly) == "2019-11"
     for month, deaths in expected.items():
         assert monthly[month] == pytest.approx(deaths, abs=1e-6), month
     # No month carries a year-level record's deaths on its start date: for every year-level
@@ -195,3 +199,55 @@ def test_bad_parameters_fail_at_once_with_valid_values(swept, tmp_path, args, me
                  for o in c.get("outputs", []) if o["output_type"] == "error")
     assert len(error["traceback"]) == 1 and error["traceback"][0].startswith("ParameterError: parameter ")
     assert message in error["traceback"][0]
+
+
+def test_executed_notebooks_show_every_figure_and_no_html(swept):
+    """A figure is shown in the notebook as well as saved; no output is HTML (it would make
+    Quarto load scripts from a CDN)."""
+    for run in SLUGS:
+        folder = swept / "build" / run
+        notebook = json.loads(next(folder.glob("*.ipynb")).read_text(encoding="utf-8"))
+        outputs = [o for c in notebook["cells"] for o in c.get("outputs", [])]
+        images = [o for o in outputs if "image/png" in o.get("data", {})]
+        assert len(images) == len(results(swept, run)["figures"]) > 0, run
+        assert not [o for o in outputs if "text/html" in o.get("data", {})], run
+
+
+def test_every_sentence_that_counts_what_a_figure_shows_quotes_the_figure_s_own_count(swept):
+    """A sentence that cites a figure (@fig-<run>-<name>) and quotes a count of events must
+    quote what the figure shows: its alt text states the count it draws."""
+    quoted = 0
+    for page in sorted((Path(__file__).parent.parent / "report" / "_sections").glob("*.qmd")):
+        for paragraph in page.read_text(encoding="utf-8").split("\n\n"):
+            paragraph = " ".join(paragraph.split())
+            for run, figure in re.findall(r"@fig-(national|sources)-([\w-]+)", paragraph):
+                data = results(swept, run)
+                alt = next(f["alt"] for f in data["figures"] if f["name"] == figure.replace("-", "_"))
+                for key in re.findall(r"\{\{< var " + run + r"\.(\w+) >\}\}", paragraph):
+                    entry = data["values"][key]
+                    if entry["unit"] == "events":
+                        assert entry["display"] in alt, f"{page.name}: {key} = {entry['display']} is not what @fig-{run}-{figure} shows: {alt}"
+                        quoted += 1
+    assert quoted >= 2  # the map: events drawn and events not drawn
+    # The map draws the events located to the district or better (UCDP geo precision 1-3).
+    drawn = sql(swept, "select count(*) from events where geo_precision <= 3 and latitude is not null and longitude is not null")[0][0]
+    assert value(swept, "national", "events_mapped") == drawn == 15_130
+
+
+def test_no_chart_or_ledger_date_runs_past_the_data(swept):
+    """The Syria extract ends on 30 November 2019: no month after it, no date after it."""
+    last_day = sql(swept, "select max(date_start) from events")[0][0]
+    assert str(last_day)[:10] == "2019-11-30"
+    for run in SLUGS:
+        monthly = swept / "build" / run / "tables" / "monthly.csv"
+        if monthly.exists():
+            months = [line.split(",")[0] for line in monthly.read_text(encoding="utf-8").splitlines()[1:]]
+            assert max(months) <= "2019-11", run
+        values = results(swept, run)["values"]
+        for entry in values.values():
+            for year, month, day in re.findall(r"\b(20\d\d)-(\d\d)-(\d\d)\b", str(entry["display"])):
+                assert f"{year}-{month}-{day}" <= "2019-11-30", (run, entry)
+            assert "December 2019" not in str(entry["display"]), (run, entry)
+    assert value(swept, "national", "period") == "1 January 2016 to 30 November 2019"
+    assert value(swept, "sources", "coverage_ucdp_ged") == value(swept, "national", "period")
+    assert value(swept, "national", "year_2019") == "2019 (1 January to 30 November)"

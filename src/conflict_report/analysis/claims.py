@@ -103,8 +103,8 @@ def event_table_figures(claim, events: pd.DataFrame, source: str) -> SourceFigur
         return SourceFigures(False, f"{name} has no events in {claim.country}.")
     elif table[best_column].isna().all():
         return SourceFigures(False, f"{name} records no {KIND_WORDS[kind]} (it has no such count).")
-    elif claim.period_start < table["date_start"].min() or claim.period_end > table["date_end"].max():
-        span = period_text(table["date_start"].min(), table["date_end"].max())
+    elif claim.period_start < table["date_start"].min() or claim.period_end > table["date_start"].max():
+        span = period_text(table["date_start"].min(), table["date_start"].max())  # the last start date: where the file ends
         return SourceFigures(False, f"{name} covers {claim.country} from {span}; the claim's period ({period_text(claim.period_start, claim.period_end)}) "
                                     "lies outside it, so the source can neither confirm nor contradict the claim.",
                              brief=f"{name} covers {claim.country} from {span} only, not the claim's period.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from conflict_report import paths
-from conflict_report.analysis.views import DEATHS
+from conflict_report.analysis.views import DEATHS, long_date
 from conflict_report.data.schema import QUALITY_FLAGS
 
 # OWID checks GED sums against UCDP's own tables within 1.5% when both come from the same
@@ -41,7 +41,7 @@ def compare_with_country_year(events: pd.DataFrame, country_year: pd.DataFrame, 
     falls inside the published low–high range."""
     ged = events[(events["source"] == "ucdp_ged") & (events["country"] == country)]
     sums = ged.groupby(["year", "violence_type"])[DEATHS].sum().reset_index()
-    last_day = ged.groupby("year")["date_end"].max()
+    last_day = ged.groupby("year")["date_start"].max()  # what the file covers (an end date may spill past it)
     published = country_year[country_year["country"] == country]
     rows = []
     for item in sums.itertuples():
@@ -72,7 +72,7 @@ def compare_with_country_year(events: pd.DataFrame, country_year: pd.DataFrame, 
         # A year the event file stops short of (the Syria extract ends on 30 November 2019)
         # cannot match a full-year total.
         partial = table["year"].map(lambda y: last_day[y] < pd.Timestamp(year=int(y), month=12, day=1))
-        table["status"] = [status + (f"; event file ends {last_day[y]:%d %b %Y}" if short else "")
+        table["status"] = [status + (f"; event file ends {long_date(last_day[y])}" if short else "")
                            for status, y, short in zip(table["status"], table["year"], partial)]
     return table
 

@@ -48,6 +48,8 @@ def monthly_deaths(table: pd.DataFrame, title: str, source: str, period: Period)
                     label="of which: month- or year-level records, spread evenly")
     thousands(ax.yaxis)
     ax.set_ylim(bottom=0)
+    if len(months):  # the axis ends with the period's last month, not at the next tick
+        ax.set_xlim(months.min() - pd.Timedelta(days=20), months.max() + pd.Timedelta(days=20))
     ax.legend(loc="upper right", fontsize=8)
     _finish(fig, ax, title, "Deaths per month", source, "Month")
     peak = table.loc[table["deaths_best"].idxmax()] if len(table) else None

@@ -72,7 +72,7 @@ def inconsistent_note(shown: pd.DataFrame, link: str | None = None) -> str:
 def deadliest_for_display(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Date": table["date"],
-        "Governorate": table["governorate"],
+        "Governorate": table["governorate"].replace({UNKNOWN_ADMIN1: no_value_label("governorate")}),
         "Place": table["place"],
         "Sides": table["sides"],
         "Deaths, best (low–high)": [deaths_text(b, lo, h) for b, lo, h in zip(table["deaths_best"], table["deaths_low"], table["deaths_high"])],

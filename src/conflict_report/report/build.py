@@ -161,12 +161,12 @@ def table_block(run: ReportRun, table: dict) -> str:
 
 
 def inconsistent_note_block(shown: pd.DataFrame) -> str:
-    """The note under a table with marked rows, linking to the methods' flag table: a link to
-    its page on the site, a cross-reference in the PDF (one document, where the table is)."""
+    """The note under a table with marked rows, linking to the methods' flag table: on the
+    site a link to its page, in the PDF a link within the one document that holds it."""
     web = report_tables.inconsistent_note(shown, f"[the table of flags](methods.qmd#{report_tables.FLAG_TABLE_LABEL})")
     if not web:
         return ""
-    pdf = report_tables.inconsistent_note(shown, f"@{report_tables.FLAG_TABLE_LABEL}")
+    pdf = report_tables.inconsistent_note(shown, f"[the table of flags in the methods](#{report_tables.FLAG_TABLE_LABEL})")
     return (f"\n::: {{.content-visible when-format=\"html\"}}\n{web}\n:::\n\n"
             f"::: {{.content-visible unless-format=\"html\"}}\n{pdf}\n:::\n")
 
@@ -397,8 +397,8 @@ def main(render_report: bool = True) -> int:
     if problems:
         print("The report's sources have problems:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
-    print("report sources written and checked (report/_generated, report/_variables.yml)")
     if not render_report:
+        print("report sources written and checked (report/_generated, report/_variables.yml)")
         return 0
     binary = find_quarto()
     if binary is None:
@@ -414,6 +414,7 @@ def main(render_report: bool = True) -> int:
     if RENDER_KEY.exists() and RENDER_KEY.read_text().strip() == key and (paths.REPORT_OUTPUT / PDF_NAME).exists():
         print("report/_output is up to date (nothing the render reads has changed)")
         return 0
+    print("report sources written and checked (report/_generated, report/_variables.yml); rendering")
     status = render(binary)
     if status == 0:
         atomic.write_text(RENDER_KEY, key + "\n")
