@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import COUNTRY_YEAR_FILE, DATA_ENV, run_cli
+from conftest import COUNTRY_YEAR_FILE, DATA_ENV
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 

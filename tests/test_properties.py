@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from conftest import ADMIN1_FILE, FIXTURES
 from ged_samples import GedTable, plain_sample
 from hypothesis import HealthCheck, given, settings

@@ -227,15 +227,15 @@ def test_no_event_level_csv_holds_an_acled_row(built_data, tmp_path):
     parameters = check_parameters("region_profile", governorate="Ar-Raqqa", known_actors=views.known_actors(both),
                                   known_countries=sorted(both["country"].dropna().unique()))
     manifest = json.loads((built_data / "data" / "processed" / "manifest.json").read_text(encoding="utf-8"))
-    outputs = run_results.RunOutputs(parameters, build_dir=tmp_path)
-    run = run_module.Run(parameters, both, views.select(both, parameters), outputs, manifest)
+    folder = tmp_path / parameters.slug
+    outputs = run_results.RunOutputs(parameters, folder)
+    run = run_module.Run(parameters, both, views.select(both, parameters), outputs, manifest, views.covered_period(both, parameters))
     assert (run.selected["source"] == "acled").sum() == len(acled) > 100
     run_module.record_data_facts(run)
     sections.deadliest(run)
     sections.event_map(run, run.governorate_pcode)
     source_sections.linked(run)
     outputs.finish()
-    folder = tmp_path / parameters.slug
     files = event_level_files(folder)
     assert {p.name for p in files} >= {"deadliest.csv", "map.csv", "linked_events.csv"}
     for path in files:

@@ -8,7 +8,6 @@ from IPython.display import Markdown
 
 from conflict_report.analysis import claims, coverage, views
 from conflict_report.analysis import tables as report_tables
-from conflict_report.analysis.results import fmt_int
 from conflict_report.data.sources import curated
 from conflict_report.run import Run
 
