@@ -180,7 +180,7 @@ def manifest_table() -> str:
         "SHA-256 (first 12)": item["sha256"][:12],
         "Rows read / kept / flagged / quarantined": (f"{item['rows_read']:,} / {item['rows_kept']:,} / {item['rows_flagged']:,} / {item['rows_rejected']:,}"
                                                      if "rows_read" in item else "–"),
-        "Processed": item["processed_at"][:10],
+        # The processing date is the build's (title page); the CSV and manifest.json keep it per input.
     } for item in manifest["inputs"]])
     return (report_tables.markdown(rows, align_numbers=False)
             + "\n: The inputs of this report, from `data/processed/manifest.json` (which holds the full SHA-256) {#tbl-inputs}\n"
