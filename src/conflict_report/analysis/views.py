@@ -74,20 +74,22 @@ class Period:
     def year_is_partial(self, year: int) -> bool:
         return self.start > pd.Timestamp(year=year, month=1, day=1) or self.end < pd.Timestamp(year=year, month=12, day=31)
 
+    def days_in_year(self, year: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The first and last day of `year` that the period covers."""
+        return max(self.start, pd.Timestamp(year=year, month=1, day=1)), min(self.end, pd.Timestamp(year=year, month=12, day=31))
+
     def year_label(self, year: int) -> str:
         """'2019', or '2019 (1 January to 30 November)' when the period covers the year only in part."""
         if not self.year_is_partial(year):
             return str(year)
-        first = max(self.start, pd.Timestamp(year=year, month=1, day=1))
-        last = min(self.end, pd.Timestamp(year=year, month=12, day=31))
+        first, last = self.days_in_year(year)
         return f"{year} ({first:%-d %B} to {last:%-d %B})"
 
     def year_tick(self, year: int) -> str:
         """The year on a chart's axis: '2019', or '2019' over '1 Jan–30 Nov' when partial."""
         if not self.year_is_partial(year):
             return str(year)
-        first = max(self.start, pd.Timestamp(year=year, month=1, day=1))
-        last = min(self.end, pd.Timestamp(year=year, month=12, day=31))
+        first, last = self.days_in_year(year)
         return f"{year}\n{first:%-d %b}–{last:%-d %b}"
 
     def month_is_partial(self, month: str) -> bool:
