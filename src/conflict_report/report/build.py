@@ -84,16 +84,12 @@ def variables(runs: list[ReportRun]) -> dict:
 
 # --- generated partials -----------------------------------------------------------------------
 
-def _attribute(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
 def figure_block(run: ReportRun, figure: dict, label_prefix: str = "") -> str:
     label = f"fig-{label_prefix}{run.name}-{figure['name'].replace('_', '-')}"
     folder = f"figures/{run.slug}"
     image = f"{folder}/{Path(figure['png']).name}"
     links = [("Data (CSV)", f"{folder}/{Path(figure['csv']).name}"), ("Figure (SVG)", f"{folder}/{Path(figure['svg']).name}")]
-    return (f"![{report_tables.escape(figure['caption'])}]({image}){{#{label} fig-alt=\"{_attribute(figure['alt'])}\"}}\n"
+    return (f"![{report_tables.escape(figure['caption'])}]({image}){{#{label} fig-alt=\"{pages.quoted(figure['alt'])}\"}}\n"
             + data_links(links, licence_line(run, figure)))
 
 

@@ -211,14 +211,15 @@ def compact_sections(runs: list[ReportRun], notebook: str, template: str) -> str
 
 
 def other_page(run: ReportRun, body: str) -> str:
-    return f"---\ntitle: \"{_yaml_text(run.title)}\"\n---\n\n{body}"
+    return f"---\ntitle: \"{quoted(run.title)}\"\n---\n\n{body}"
 
 
 def other_section(run: ReportRun, body: str) -> str:
     return f"## {run.title} {{#sec-run-{run.name}}}\n\n{body}\n"
 
 
-def _yaml_text(text: str) -> str:
+def quoted(text: str) -> str:
+    """Text fit for a double-quoted YAML value or Pandoc attribute ("fig-alt=...")."""
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
@@ -287,9 +288,8 @@ def output_files(run: ReportRun) -> tuple[dict[Path, str], dict[Path, bytes]]:
         if output.kind == "fig":
             image = FIGURES / run.slug / f"{output.label}.png"
             images[image] = output.png
-            alt = output.alt.replace("\\", "\\\\").replace('"', '\\"')
             texts[partial] = (f"![{report_tables.escape(output.caption)}](figures/{run.slug}/{output.label}.png)"
-                              f"{{#{label} fig-alt=\"{alt}\"}}\n")
+                              f"{{#{label} fig-alt=\"{quoted(output.alt)}\"}}\n")
         else:
             texts[partial] = f"{output.markdown}\n\n: {report_tables.escape(output.caption)} {{#{label}}}\n"
     return texts, images
