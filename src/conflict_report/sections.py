@@ -79,14 +79,15 @@ def deadliest(run: Run) -> Markdown:
 
 
 def event_map(run: Run, highlight_pcode: str | None = None) -> None:
-    fig, alt, drawn, not_drawn = plots.event_map(run.selected, run.admin_areas(1), f"Events of organised violence, {run.scope}",
+    governorates = run.admin_areas(1)  # read once: parsing the GeoJSON is most of a read
+    fig, alt, drawn, not_drawn = plots.event_map(run.selected, governorates, f"Events of organised violence, {run.scope}",
                                                  run.source_line, highlight_pcode)
     run.outputs.count("events_mapped", drawn, "events located to the district or better (drawn on the map)")
     run.outputs.count("events_not_mapped", not_drawn, "events located only to a governorate, region or the country (not drawn)")
     run.outputs.save_figure(fig, "map", f"Events of organised violence, {run.scope}, located to the district or better and sized by deaths "
                             f"(best estimate); {not_drawn:,} events located more coarsely are not drawn.", alt,
                             data=plots.mapped_events(run.selected)[MAP_COLUMNS], event_level=True,
-                            boundaries=run.admin_areas(1) is not None)
+                            boundaries=governorates is not None)
 
 
 def opponents(run: Run) -> Markdown:

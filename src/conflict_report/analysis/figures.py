@@ -57,9 +57,16 @@ def thousands(axis) -> None:
     axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
+def _lay_out(fig) -> None:
+    """Place every artist as a draw would, without rasterising anything: text extents and the
+    ticks in view are all the checks below need, and rendering the pixels (glyphs, markers)
+    was most of a check's cost. The file-writing draws of save() are full draws as before."""
+    fig.draw_without_rendering()
+
+
 def _drawn_texts(fig) -> list[Text]:
     """The texts the figure draws; tick labels only for the ticks the axes draw."""
-    fig.canvas.draw()
+    _lay_out(fig)
     undrawn = set()
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
@@ -82,17 +89,24 @@ def _overflow(fig) -> list[tuple[Text, dict[str, float]]]:
 def text_outside_canvas(fig, tolerance: float = 0.5) -> list[str]:
     """Every drawn text of the figure that reaches past its edges, as 'text' (how far, in
     pixels at the figure's dpi)."""
+    return _past_edges(_overflow(fig), tolerance)
+
+
+def _past_edges(overflow: list[tuple[Text, dict[str, float]]], tolerance: float = 0.5) -> list[str]:
     return [f"{text.get_text()!r} ({max(sides.values()):.0f} px past the {max(sides, key=sides.get)} edge)"
-            for text, sides in _overflow(fig) if max(sides.values()) > tolerance]
+            for text, sides in overflow if max(sides.values()) > tolerance]
 
 
-def fit_inside(fig, margin: float = 3.0, rounds: int = 3) -> None:
+def fit_inside(fig, margin: float = 3.0, rounds: int = 3) -> list[str]:
     """Shrink the axes until every text is inside the canvas. tight_layout misses a title
-    above an axes whose aspect is fixed (maps) and a title that wraps only when drawn."""
+    above an axes whose aspect is fixed (maps) and a title that wraps only when drawn.
+    Returns what text_outside_canvas would say of the result (without laying it out again
+    when the last round found it fitting)."""
     for _ in range(rounds):
-        over = {side: max([0.0, *(sides[side] for _, sides in _overflow(fig))]) for side in ("left", "right", "bottom", "top")}
+        overflow = _overflow(fig)  # once per round: laying out is the expensive part
+        over = {side: max([0.0, *(sides[side] for _, sides in overflow)]) for side in ("left", "right", "bottom", "top")}
         if max(over.values()) <= 0.5:
-            return
+            return _past_edges(overflow)
         width, height = fig.bbox.width, fig.bbox.height
         for ax in fig.axes:
             box = ax.get_position(original=True)
@@ -101,6 +115,7 @@ def fit_inside(fig, margin: float = 3.0, rounds: int = 3) -> None:
             y0 = box.y0 + (over["bottom"] + margin) / height if over["bottom"] > 0.5 else box.y0
             y1 = box.y1 - (over["top"] + margin) / height if over["top"] > 0.5 else box.y1
             ax.set_position([x0, y0, x1 - x0, y1 - y0])
+    return text_outside_canvas(fig)
 
 
 def show_in_notebook(fig) -> None:
@@ -124,8 +139,7 @@ def save(fig, folder: Path, name: str) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     source_lines = max((t.get_text().count("\n") + 1 for t in fig.texts), default=0)
     fig.tight_layout(rect=(0, 0.012 + 0.028 * source_lines * 4.2 / fig.get_figheight(), 1, 1))
-    fit_inside(fig)
-    outside = text_outside_canvas(fig)
+    outside = fit_inside(fig)
     if outside:
         plt.close(fig)
         raise ValueError(f"figure {name}: text reaches past the figure's edge: {'; '.join(outside)}")
