@@ -286,6 +286,28 @@ def test_failing_runs_do_not_stop_the_others(project):
 
 
 @real_kernels
+def test_a_kernel_that_dies_fails_its_run_alone_and_keeps_its_last_notebook(project):
+    """papermill writes the notebook once, at the end: a kernel that dies leaves nothing to
+    keep, so the run fails with papermill's error and its last good notebook stays."""
+    dying = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nos._exit(3)")])
+    dying.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nbformat.write(dying, project / "sweep-notebooks" / "dies.ipynb")
+    last_good = project / "build" / "dies" / "dies.ipynb"
+    last_good.parent.mkdir(parents=True)
+    last_good.write_text("the last good notebook", encoding="utf-8")
+
+    result = sweep_cli(project, {"national": FOUR_RUNS["national"], "dies": {"notebook": "dies"}})
+    assert result.returncode == 1
+    assert statuses(result) == {"national": "ok", "dies": "failed"}
+    lines = result.stdout.splitlines()
+    failure = lines.index(next(line for line in lines if line.startswith("FAILED dies: ")))
+    assert "DeadKernelError" in lines[failure], lines[failure]
+    assert lines[failure + 1].strip() == "no notebook written"
+    assert last_good.read_text(encoding="utf-8") == "the last good notebook"
+    assert sorted(p.name for p in last_good.parent.iterdir()) == ["dies.ipynb"]  # no temporary file left
+
+
+@real_kernels
 def test_code_change_and_data_change_each_rerun_every_run(project, tmp_path):
     runs = {k: FOUR_RUNS[k] for k in ("national", "actor-is")}
     first = sweep_cli(project, runs)
