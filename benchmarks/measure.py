@@ -106,6 +106,23 @@ UCDP_GED_FILE: Path = TEST_SETUP.UCDP_GED_FILE
 ADMIN1_FILE: Path = TEST_SETUP.ADMIN1_FILE
 
 
+def tree_of(commit: str, only_src: bool = False) -> Path:
+    """A commit's files, exported once into benchmarks/work/tree-<commit>/ (only its src/:
+    code-<commit>/)."""
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{commit}^{{commit}}"], cwd=REPO,
+                         check=True, capture_output=True, text=True).stdout.strip()
+    target = WORK / f"{'code' if only_src else 'tree'}-{sha[:12]}"
+    folders = ["src"] if only_src else []
+    if not target.exists():
+        partial = target.with_name(target.name + ".partial")
+        subprocess.run(["rm", "-rf", str(partial)], check=True)
+        partial.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", sha, *folders], cwd=REPO, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(partial)], input=archive, check=True)
+        partial.rename(target)
+    return target
+
+
 def scratch_project(name: str) -> Path:
     """A fresh copy of the project's committed inputs under benchmarks/work/projects/."""
     import shutil

@@ -3,6 +3,8 @@
     python benchmarks/run.py scale                  # make the scaled data (once; kept in work/)
     python benchmarks/run.py data --repeat 3        # make data vs DuckDB read_csv -> Parquet
     python benchmarks/run.py sweep --repeat 3       # the sweep vs solo runs and the papermill CLI loop
+    python benchmarks/run.py sweep --before 3b35267 ae0ca67   # the sweeps of those commits and of the
+                                                    # working tree, back to back
     python benchmarks/run.py rebuild --repeat 5     # no-op and one-run-changed rebuilds
     python benchmarks/run.py same --before COMMIT   # the data layer of COMMIT and of the working
                                                     # tree build the same data/processed/
@@ -82,14 +84,7 @@ def data_table(rows: list[dict]) -> str:
 
 def code_of(commit: str) -> Path:
     """The package source of a commit, exported once into benchmarks/work/code-<commit>/."""
-    sha = subprocess.run(["git", "rev-parse", "--verify", f"{commit}^{{commit}}"], cwd=measure.REPO,
-                         check=True, capture_output=True, text=True).stdout.strip()
-    target = WORK / f"code-{sha[:12]}"
-    if not (target / "src").exists():
-        target.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "archive", sha, "src"], cwd=measure.REPO, check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target / "src"
+    return measure.tree_of(commit, only_src=True) / "src"
 
 
 def same_data(commit: str, labels: list[str]) -> int:
@@ -128,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         command = sub.add_parser(name)
         command.add_argument("--repeat", type=int, default=3)
         command.add_argument("--tag", default="")
+    sub.choices["sweep"].add_argument(
+        "--before", nargs="*", default=[], metavar="COMMIT",
+        help="instead: time the sweep of each COMMIT (its own code, notebooks and runs.yml) and of the working tree, interleaved")
     same = sub.add_parser("same", help="the data layer of a commit and of the working tree give the same outputs")
     same.add_argument("--before", required=True, help="the commit to compare with (e.g. 5e6100c)")
     same.add_argument("--inputs", nargs="*", default=["real", "400k", "2.5M-shuffled"],
@@ -141,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if same_data(args.before, args.inputs) else 0
     elif args.command == "data":
         save(f"data{tag}", *bench_data(args.sizes, args.repeat))
+    elif args.command == "sweep" and args.before:
+        save(f"sweep-vs{tag}", *sweep_bench.bench_sweep_against(args.before, args.repeat))
     elif args.command == "sweep":
         save(f"sweep{tag}", *sweep_bench.bench_sweep(args.repeat))
     else:

@@ -152,3 +152,66 @@ def rebuild_table(repeats: list[dict]) -> str:
     chain = [c + r["no-op report --no-render"] for c, r in zip(chain, repeats)]
     lines.append(f"| no-op `make report` up to the render | {median(chain):.2f} | {_each(chain, 2)} |")
     return "\n".join(lines)
+
+
+# --- the sweep of older commits, back to back with the working tree's -------------------------
+
+WORKING_TREE = "working tree"
+
+
+def commit_project(commit: str) -> tuple[Path, dict[str, str]]:
+    """A scratch copy of the commit's project (its own notebooks, runs.yml and reference
+    tables) with data/processed built by the commit's own data step, and the environment that
+    makes the commit's package the one imported (by the CLI, its pool and its kernels)."""
+    import shutil
+
+    tree = measure.tree_of(commit)
+    root = measure.WORK / "projects" / f"sweep-{commit}"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(tree, root, ignore=shutil.ignore_patterns("src", "benchmarks", "tests"))
+    env = {"PYTHONPATH": str(tree / "src")}
+    measure.pipeline(root, "data", env=env)
+    return root, env
+
+
+def working_tree_label() -> str:
+    import subprocess
+
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=measure.REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=measure.REPO,
+                           capture_output=True, text=True).stdout.strip()
+    return f"{WORKING_TREE} ({head}{' + uncommitted changes' if dirty else ''})"
+
+
+def bench_sweep_against(commits: list[str], repeat: int) -> tuple[list[dict], str]:
+    """`notebooks --force` of each commit and of the working tree, interleaved in each repeat
+    (the same number of workers; each on the processed data its own data step built)."""
+    projects = {commit: commit_project(commit) for commit in commits}
+    projects[WORKING_TREE] = (built_project("sweep-now"), {})
+    workers = os.cpu_count()
+    repeats = []
+    for attempt in range(repeat):
+        row = {"workers": workers, "load_before": {}, "sweep_s": {}, "runs": {}}
+        for label, (root, env) in projects.items():
+            sweep = measure.pipeline(root, "notebooks", "--force", "--workers", str(workers), env=env)
+            row["runs"][label] = executed(sweep)[0]
+            row["sweep_s"][label] = sweep.seconds
+            row["load_before"][label] = sweep.load_before
+        row["ratio"] = {commit: row["sweep_s"][WORKING_TREE] / row["sweep_s"][commit] for commit in commits}
+        repeats.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    return {"working_tree": working_tree_label(), "repeats": repeats}, against_table(commits, repeats)
+
+
+def against_table(commits: list[str], repeats: list[dict]) -> str:
+    labels = [*commits, WORKING_TREE]
+    lines = [f"| sweep ({repeats[0]['workers']} workers, `notebooks --force`) | runs | median s | each repeat, s | load average before |",
+             "|---|---:|---:|---|---|"]
+    for label in labels:
+        seconds = [r["sweep_s"][label] for r in repeats]
+        lines.append(f"| {label} | {repeats[0]['runs'][label]} | {median(seconds):.1f} | {_each(seconds)} | "
+                     f"{_each([r['load_before'][label] for r in repeats])} |")
+    for commit in commits:
+        ratios = [r["ratio"][commit] for r in repeats]
+        lines.append(f"| **working tree / {commit}** | | **{median(ratios):.2f}** | {_each(ratios, 2)} | |")
+    return "\n".join(lines)
