@@ -80,7 +80,7 @@ def variables(runs: list[ReportRun]) -> dict:
     data = {run.key: {key: str(item["display"]) for key, item in run.results["values"].items()} for run in runs if run.results}
     data["build"] = {"date": dt.date.today().isoformat(), "commit": git_commit()}
     country = report_country(runs)
-    data["report"] = {"country": country, "title": f"Organised violence in {country}",
+    data["report"] = {"country": country, "title": f"Organised violence in {country}" if country else "Organised violence",
                       "boundaries_credit": boundaries_credit() or "no boundaries given (BOUNDARIES_ADMIN1, BOUNDARIES_ADMIN2 unset)"}
     return data
 
