@@ -21,7 +21,7 @@ RUN := $(PYTHON) -m conflict_report
 
 # Inputs (see README, "Data"): a local file or a URL each; unset means "as last built", or the
 # documented download default.
-export UCDP_GED UCDP_GED_SHA256 UCDP_GED_VERSION UCDP_COUNTRY_YEAR BOUNDARIES_ADMIN1 BOUNDARIES_ADMIN2 ACLED_CSV CONFLICT_REPORT_CHUNK_ROWS
+export UCDP_GED UCDP_GED_SHA256 UCDP_GED_VERSION UCDP_COUNTRY_YEAR BOUNDARIES_ADMIN1 BOUNDARIES_ADMIN2 BOUNDARIES_CREDIT ACLED_CSV CONFLICT_REPORT_CHUNK_ROWS
 export WORKERS DASK_SCHEDULER QUARTO EDITIONS_DIR
 
 .PHONY: help env data notebooks report render-check test curate-check serve bench clean edition changes

@@ -24,6 +24,8 @@ DATA_ENV = {
     "UCDP_COUNTRY_YEAR": str(COUNTRY_YEAR_FILE),
     "BOUNDARIES_ADMIN1": str(ADMIN1_FILE),
     "BOUNDARIES_ADMIN2": str(ADMIN2_FILE),
+    # The documented credit of the shared Syria boundaries (OCHA's COD-AB).
+    "BOUNDARIES_CREDIT": "UN OCHA / UN Cartographic Section (UNCS), Syrian Arab Republic COD-AB via HDX, CC BY 3.0 IGO",
 }
 
 

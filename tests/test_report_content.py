@@ -208,12 +208,17 @@ def test_event_level_outputs_of_the_sweep_are_marked_and_say_acled_is_left_out(s
     assert seen >= 30
 
 
-def test_no_event_level_csv_holds_an_acled_row(built_data, tmp_path):
+def test_no_event_level_csv_holds_an_acled_row(built_data, tmp_path, monkeypatch):
     """ACLED-format rows made from UCDP rows (ten times deadlier, so they would top every
     ranking) go through the governorate views; their CSVs list no ACLED row."""
     from conflict_report import run as run_module
     from conflict_report import sections
     from conflict_report.analysis import source_sections, views
+    from conflict_report.data import build as data_step
+
+    # The map is drawn on the built project's boundaries (this process's paths are the repository's).
+    for level in (1, 2):
+        monkeypatch.setitem(data_step.BOUNDARIES, level, built_data / "data" / "processed" / data_step.BOUNDARIES[level].name)
     from conflict_report.analysis.params import check_parameters
 
     events = pd.read_parquet(built_data / "data" / "processed" / "events.parquet")

@@ -20,6 +20,7 @@ from conflict_report.analysis.params import RunParameters, check_parameters
 from conflict_report.analysis.results import RunOutputs
 from conflict_report.data import build as data_step
 from conflict_report.data import geo, normalise
+from conflict_report.data.inputs import CURATED_ABSENT
 from conflict_report.errors import ParameterError
 
 CIVILIANS_NO_RANGE = "UCDP gives one estimate of civilian deaths per event, with no low or high"
@@ -71,6 +72,11 @@ class Run:
         self.outputs.share("share_of_national", int(self.selected["deaths_best"].sum()), totals["deaths_best"],
                            "share of the country's deaths (best estimates)")
 
+    @property
+    def boundaries_credit(self) -> str:
+        """The boundaries' publisher and licence (BOUNDARIES_CREDIT, recorded in the manifest)."""
+        return self.manifest.get("boundaries_credit") or "credit not given (set BOUNDARIES_CREDIT)"
+
     def admin_areas(self, level: int) -> geo.Areas | None:
         path = data_step.BOUNDARIES[level]
         return geo.load_areas(path) if path.exists() else None
@@ -119,6 +125,14 @@ def check_injected_names() -> None:
                              ", ".join(declared))
 
 
+CURATED_NOTEBOOKS = ("case_study",)  # notebooks about the curated events (data/curated/)
+
+
+def curated_absent(manifest: dict) -> bool:
+    """The build had no curated file (data/curated/ empty)."""
+    return any(a["variable"] == CURATED_ABSENT["variable"] for a in manifest.get("absent_inputs", []))
+
+
 RUN_DIR_VARIABLE = "CONFLICT_REPORT_RUN_DIR"  # set by the sweep to build/<run>/ for each of its runs
 HAND_RUNS = "run-outputs"
 
@@ -134,10 +148,16 @@ def start(notebook: str, **raw) -> Run:
     """Check parameters (valid values taken from the data itself) and select the run's events."""
     check_injected_names()
     events = analysis.load_events()
+    country = str(raw.get("country") or "")
     parameters = check_parameters(notebook, known_actors=analysis.known_actors(events),
-                                  known_countries=sorted(events["country"].dropna().unique()), **raw)
-    period = analysis.covered_period(events, parameters)
+                                  known_countries=sorted(events["country"].dropna().unique()),
+                                  known_governorates=analysis.known_governorates(events, country), **raw)
     manifest = json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
+    if notebook in CURATED_NOTEBOOKS and curated_absent(manifest):
+        # Its period is the curated events'; without them the run records what is missing.
+        period = analysis.Period(pd.Timestamp(parameters.start), pd.Timestamp(parameters.end))
+    else:
+        period = analysis.covered_period(events, parameters)
     folder = output_folder(parameters)
     if not os.environ.get(RUN_DIR_VARIABLE):
         print(f"A run by hand: figures, tables and results.json go to {folder} (the sweep's runs write to build/<run>/).")

@@ -78,16 +78,23 @@ def deadliest(run: Run) -> Markdown:
     return shown_table(report_tables.deadliest_for_display(table))
 
 
-def event_map(run: Run, highlight_pcode: str | None = None) -> None:
-    governorates = run.admin_areas(1)  # read once: parsing the GeoJSON is most of a read
-    fig, alt, drawn, not_drawn = plots.event_map(run.selected, governorates, f"Events of organised violence, {run.scope}",
-                                                 run.source_line, highlight_pcode)
-    run.outputs.count("events_mapped", drawn, "events located to the district or better (drawn on the map)")
-    run.outputs.count("events_not_mapped", not_drawn, "events located only to a governorate, region or the country (not drawn)")
+MAP_NEEDS = "set BOUNDARIES_ADMIN1 to the governorate boundaries (a GeoJSON file; see the README)"
+
+
+def event_map(run: Run, highlight_pcode: str | None = None) -> Markdown | None:
+    drawn_events = plots.mapped_events(run.selected)
+    run.outputs.count("events_mapped", len(drawn_events), "events located to the district or better (drawn on the map)")
+    run.outputs.count("events_not_mapped", len(run.selected) - len(drawn_events),
+                      "events located only to a governorate, region or the country (not drawn)")
+    areas = run.admin_areas(1)
+    if areas is None:  # a map without boundaries would be dots on a blank page
+        return Markdown("Map " + run.outputs.missing_input("map", "figure", MAP_NEEDS, "map of events") + ".")
+    fig, alt, drawn, not_drawn = plots.event_map(run.selected, areas, f"Events of organised violence, {run.scope}",
+                                                 run.source_line, run.boundaries_credit, highlight_pcode)
     run.outputs.save_figure(fig, "map", f"Events of organised violence, {run.scope}, located to the district or better and sized by deaths "
                             f"(best estimate); {not_drawn:,} events located more coarsely are not drawn.", alt,
-                            data=plots.mapped_events(run.selected)[MAP_COLUMNS], event_level=True,
-                            boundaries=governorates is not None)
+                            data=drawn_events[MAP_COLUMNS], event_level=True, boundaries=True)
+    return None
 
 
 def opponents(run: Run) -> Markdown:

@@ -9,7 +9,8 @@ from IPython.display import Markdown
 from conflict_report.analysis import claims, coverage, views
 from conflict_report.analysis import tables as report_tables
 from conflict_report.data.sources import curated
-from conflict_report.run import Run
+from conflict_report.data.inputs import CURATED_REMEDY
+from conflict_report.run import Run, curated_absent
 
 
 CLAIMS_CREDIT = ("Sources: claims and events curated from news reports (see citations); UCDP GED and UCDP Country-Year "
@@ -30,6 +31,8 @@ def _deaths_display(row) -> str:
 def curated_events(run: Run) -> Markdown:
     """The curated events of the period in every country the report names (talks in Sochi
     belong to the story of Raqqa too); confidential rows show their figures only."""
+    if curated_absent(run.manifest):
+        return Markdown("Curated events " + run.outputs.missing_input("curated_events", "table", CURATED_REMEDY, "table of curated events") + ".")
     p = run.parameters
     rows = run.events[(run.events["source"] == "curated") & run.events["date_start"].between(pd.Timestamp(p.start), pd.Timestamp(p.end))]
     rows = rows.sort_values(["date_start", "event_id"])
@@ -62,6 +65,8 @@ def curated_events(run: Run) -> Markdown:
 
 
 def claims_checked(run: Run) -> Markdown:
+    if curated_absent(run.manifest):
+        return Markdown("Claims checked " + run.outputs.missing_input("claims_checked", "table", CURATED_REMEDY, "table of claims checked") + ".")
     country_year = coverage.load_country_year()
     checks = claims.check_claims(curated.read_claims(), run.events, country_year if country_year is not None else pd.DataFrame())
     run.outputs.save_table("claims_checked", checks, "Each claim of the article checked against each source",

@@ -73,10 +73,24 @@ def _optional_text(value: object) -> str | None:
     return text or None
 
 
-def check_governorate(value: object, country: str) -> str | None:
+def governorate_choices(country: str, known_governorates: list[str] | None) -> list[str]:
+    """The governorates a run may name: the reference table's (data/reference/governorates.csv)
+    for a country it lists, else the source's own admin1 names found in the event table."""
+    if country in normalise.countries_with_crosswalk() or known_governorates is None:
+        return normalise.governorate_names(country)
+    return known_governorates
+
+
+def check_governorate(value: object, country: str, known_governorates: list[str] | None = None) -> str | None:
     text = _optional_text(value)
     if text is None:
         return None
+    if country not in normalise.countries_with_crosswalk():
+        # The source's own names; without the event table at hand (the sweep's early check)
+        # the run's notebook checks them.
+        if known_governorates is not None and text not in known_governorates:
+            raise ParameterError("governorate", value, f"not a governorate of {country} in the event table", "; ".join(known_governorates))
+        return text
     pcode = normalise.admin1_pcode(country, text)
     if pcode is None:
         raise ParameterError("governorate", value, f"not a governorate of {country}", "; ".join(normalise.governorate_names(country)))
@@ -107,7 +121,7 @@ def actor_choices(known_actors: list[str]) -> str:
 def check_parameters(notebook: str, country: object = "Syria", governorate: object = None, actor: object = None,
                      start: object = DEFAULT_START, end: object = DEFAULT_END, sources: object = SOURCES,
                      violence_types: object = VIOLENCE_TYPES[:3], known_actors: list[str] | None = None,
-                     known_countries: list[str] | None = None) -> RunParameters:
+                     known_countries: list[str] | None = None, known_governorates: list[str] | None = None) -> RunParameters:
     """The one check every notebook calls on its parameters cell."""
     # Any notebook may call this (a researcher's own too); the shipped profiles need their subject.
     country_text = _optional_text(country)
@@ -118,14 +132,15 @@ def check_parameters(notebook: str, country: object = "Syria", governorate: obje
         raise ParameterError("end", end, f"before start ({start_date.isoformat()})", "a date on or after start")
     parameters = RunParameters(
         notebook=notebook, country=country_text,
-        governorate=check_governorate(governorate, country_text),
+        governorate=check_governorate(governorate, country_text, known_governorates),
         actor=check_actor(actor, known_actors),
         start=start_date, end=end_date,
         sources=_choices("sources", sources, SOURCES),
         violence_types=_choices("violence_types", violence_types, VIOLENCE_TYPES),
     )
     if notebook == "region_profile" and parameters.governorate is None:
-        raise ParameterError("governorate", governorate, "region_profile needs a governorate", "; ".join(normalise.governorate_names(country_text)))
+        raise ParameterError("governorate", governorate, "region_profile needs a governorate",
+                             "; ".join(governorate_choices(country_text, known_governorates)))
     if notebook == "actor_profile" and parameters.actor is None:
         raise ParameterError("actor", actor, "actor_profile needs an actor", actor_choices(known_actors or []) or f"see `{ACTORS_COMMAND}`")
     return RunParameters(**{**parameters.as_dict(), "start": start_date, "end": end_date,

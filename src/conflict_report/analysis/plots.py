@@ -138,30 +138,29 @@ def mapped_events(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["geo_precision"] <= 3].dropna(subset=["latitude", "longitude"]).sort_values("deaths_best", ascending=False, kind="stable")
 
 
-def event_map(frame: pd.DataFrame, areas: geo.Areas | None, title: str, source: str, highlight_pcode: str | None = None):
+def event_map(frame: pd.DataFrame, areas: geo.Areas, title: str, source: str, boundaries_credit: str, highlight_pcode: str | None = None):
     """Events placed at least to the district (geo precision 1-3) as points sized by deaths,
     on the governorate boundaries. Coarser events are not drawn; the caption says how many."""
     fig, ax = plt.subplots(figsize=(7.5, 6.2))
-    if areas is not None:
-        ax.add_collection(boundary_shapes(areas, highlight_pcode))
+    ax.add_collection(boundary_shapes(areas, highlight_pcode))
     drawn = mapped_events(frame)
     sizes = 4 + 2.2 * np.sqrt(drawn["deaths_best"].astype(float))
     ax.scatter(drawn["longitude"], drawn["latitude"], s=sizes, color=PALETTE["vermillion"], alpha=0.35, linewidths=0)
     for deaths in (10, 100, 500):
         ax.scatter([], [], s=4 + 2.2 * np.sqrt(deaths), color=PALETTE["vermillion"], alpha=0.5, label=f"{deaths} deaths")
     ax.legend(loc="lower right", fontsize=8, title="Deaths in one event\n(best estimate)", title_fontsize=8)
-    if highlight_pcode and areas is not None and highlight_pcode in areas.pcodes:
+    if highlight_pcode and highlight_pcode in areas.pcodes:
         # Zoom to the governorate, with its neighbours for context.
         minx, miny, maxx, maxy = areas.geometries[areas.pcodes.index(highlight_pcode)].bounds
         pad = 0.15 * max(maxx - minx, maxy - miny) + 0.1
         ax.set_xlim(minx - pad, maxx + pad)
         ax.set_ylim(miny - pad, maxy + pad)
-    ax.set_aspect(1 / np.cos(np.deg2rad(35)))  # lon/lat at Syria's latitude: undistorted shapes
+    ax.set_aspect(1 / np.cos(np.deg2rad(areas.mean_latitude)))  # lon/lat at the boundaries' own latitude: undistorted shapes
     ax.grid(False)
     ax.set_xticks([]), ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
-    credit = f"{source}. {geo.BOUNDARIES_ATTRIBUTION}\n{geo.BOUNDARIES_DISCLAIMER}"
+    credit = f"{source}. {geo.attribution(boundaries_credit)}"
     ax.set_title(title, wrap=True)
     figures.add_source_line(fig, credit)
     alt = (f"Map of {fmt_int(len(drawn))} events located to the district or better, drawn as circles sized by deaths on "

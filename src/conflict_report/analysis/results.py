@@ -32,6 +32,7 @@ class RunOutputs:
         self.values: dict[str, dict] = {}
         self.figures: list[dict] = []
         self.tables: list[dict] = []
+        self.not_available: list[dict] = []  # figures and tables left out for want of an optional input
         # A run killed while saving leaves its temporary files; this run rewrites every output.
         for folder in (self.folder, self.folder / "figures", self.folder / "tables"):
             atomic.remove_leftovers(folder)
@@ -108,6 +109,16 @@ class RunOutputs:
         self.figures.append(entry)
         return entry
 
+    def missing_input(self, name: str, kind: str, remedy: str, description: str) -> str:
+        """A figure or table (`kind`) this run cannot make because an optional input is absent:
+        no file is written; the ledger says "not available: <remedy>" (e.g. "set VAR to ...")
+        under `<name>_not_available`, and the report prints it where the figure or table would
+        have been."""
+        note = f"not available: {remedy}"
+        self.text(f"{name}_not_available", note, f"why the run has no {description}")
+        self.not_available.append({"name": name, "kind": kind, "description": description, "note": note})
+        return note
+
     def finish(self) -> Path:
         """Write results.json last (atomically): its presence says the run completed."""
         target = self.folder / "results.json"
@@ -117,6 +128,7 @@ class RunOutputs:
             "values": self.values,
             "figures": self.figures,
             "tables": self.tables,
+            "not_available": self.not_available,
         })
         return target
 

@@ -57,6 +57,8 @@ def published_totals(run: Run) -> Markdown:
     country_year = coverage.load_country_year()
     if country_year is None:
         run.outputs.text("published_check", coverage.COUNTRY_YEAR_ABSENT, "the check against UCDP's published totals")
+        run.outputs.missing_input("published_totals", "table", coverage.COUNTRY_YEAR_ABSENT.removeprefix("not available: "),
+                                  "check against UCDP's published totals")
         return Markdown(f"UCDP's country-year totals: {coverage.COUNTRY_YEAR_ABSENT}, so this check was not run.")
     ged_version = run.manifest["inputs"][0]["dataset_version"]
     table = coverage.compare_with_country_year(run.events, country_year, run.parameters.country, ged_version)

@@ -44,6 +44,13 @@ def known_actors(events: pd.DataFrame) -> list[str]:
     return sides(events)["actor"].value_counts().index.tolist()
 
 
+def known_governorates(events: pd.DataFrame, country: str) -> list[str]:
+    """The country's governorates as the event table names them (the valid values for
+    `governorate` where data/reference/ has no crosswalk for the country), in order."""
+    names = events.loc[events["country"] == country, "admin1"].dropna().unique()
+    return sorted(str(name) for name in names if name != UNKNOWN_ADMIN1)
+
+
 # Sources that record every event of their span, so their first and last dates bound what the
 # data can say. Curated rows are a handful of events from news reports: they cover no period.
 CONTINUOUS_SOURCES = ("ucdp_ged", "acled")

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -63,6 +64,8 @@ class ResolvedInputs:
     admin2: tuple[Path, str] | None
     acled_csv: tuple[Path, str] | None
     curated: list[Path]
+    boundaries_credit: str | None = None  # BOUNDARIES_CREDIT, or the note that it was not given; None without boundaries
+    credit_given: bool = True
     reused: list[str] = field(default_factory=list)  # "VAR=value" taken from the last build
     absent: list[dict] = field(default_factory=list)  # optional inputs left out, and what that costs
 
@@ -81,7 +84,8 @@ def resolve_inputs() -> ResolvedInputs:
     """Each input from its variable (`VAR=none` leaves it out); unset, what the last build used;
     else it is absent. Only an event source has a default: with neither UCDP GED nor ACLED given
     or built before, the official GED release is downloaded."""
-    before = {i["name"]: i["given"] for i in previous_manifest().get("inputs", [])}
+    previous = previous_manifest()
+    before = {i["name"]: i["given"] for i in previous.get("inputs", [])}
     chosen: dict[str, str | None] = {}
     reused: list[str] = []
     for item in inputs.ALL_INPUTS:
@@ -99,14 +103,24 @@ def resolve_inputs() -> ResolvedInputs:
                "why": f"{item.variable}=none" if inputs.dropped(item) else "not set",
                "costs": inputs.ABSENT_COSTS[item.variable]}
               for item in inputs.ALL_INPUTS if chosen[item.name] is None]
+    curated = sorted(paths.CURATED.glob("*.csv"))
+    if not curated:
+        absent.append(dict(inputs.CURATED_ABSENT))
     located = {item.name: inputs.locate(item, chosen[item.name]) if chosen[item.name] else None for item in inputs.ALL_INPUTS}
+    boundaries = [located[item.name] for item in (inputs.BOUNDARIES_ADMIN1, inputs.BOUNDARIES_ADMIN2) if located[item.name]]
+    credit = os.environ.get(inputs.BOUNDARIES_CREDIT, "").strip() or None
+    if credit is None and boundaries and previous.get("boundaries_credit_given"):
+        credit = previous["boundaries_credit"]
+        reused.append(f"{inputs.BOUNDARIES_CREDIT}={credit}")
     return ResolvedInputs(
         ucdp_ged=located[inputs.UCDP_GED.name],
         country_year=located[inputs.UCDP_COUNTRY_YEAR.name],
         admin1=located[inputs.BOUNDARIES_ADMIN1.name],
         admin2=located[inputs.BOUNDARIES_ADMIN2.name],
         acled_csv=located[inputs.ACLED_CSV.name],
-        curated=sorted(paths.CURATED.glob("*.csv")),
+        curated=curated,
+        boundaries_credit=(credit or inputs.uncredited([inputs.file_name(given) for _, given in boundaries])) if boundaries else None,
+        credit_given=credit is not None or not boundaries,
         reused=reused,
         absent=absent,
     )
@@ -115,6 +129,7 @@ def resolve_inputs() -> ResolvedInputs:
 def fingerprint(resolved: ResolvedInputs) -> str:
     digest = hashlib.sha256(code_fingerprint(NOT_READ_BY_DATA).encode())
     digest.update(" ".join(a["variable"] for a in resolved.absent).encode())  # which input a file stands for
+    digest.update((resolved.boundaries_credit or "").encode())
     for item in resolved.files() + [(p, p.name) for p in resolved.curated]:
         path, given = item
         if not path.exists():
@@ -167,9 +182,17 @@ class DataStep:
     def notes(self) -> list[str]:
         """One line per input taken from the last build, and per optional input left out."""
         lines = [f"reused {given} from the last build ({given.split('=')[0]}=none leaves it out)" for given in self.resolved.reused]
-        lines += [f"absent: {a['description']} ({a['variable']} {a['why']}): {a['costs']}. Set {a['variable']} to a file or URL to add it."
-                  for a in self.resolved.absent]
+        lines += [f"absent: {a['description']} ({a['variable']} {a['why']}): {a['costs']}. {absent_remedy(a)}" for a in self.resolved.absent]
+        if not self.resolved.credit_given:
+            lines.append(f"boundaries credit not given: the maps say '{self.resolved.boundaries_credit}'. Set {inputs.BOUNDARIES_CREDIT} "
+                         f"to their publisher and licence (for OCHA's Syria boundaries: {inputs.BOUNDARIES_CREDIT}=\"{inputs.OCHA_SYRIA_CREDIT}\").")
         return lines
+
+
+def absent_remedy(absent: dict) -> str:
+    if absent["variable"] == inputs.CURATED_ABSENT["variable"]:
+        return "Add curated CSV files to data/curated/ (see data/curated/README.md) to add them."
+    return f"Set {absent['variable']} to a file or URL to add it."
 
 
 def run(force: bool = False) -> DataStep:
@@ -364,6 +387,8 @@ def build_manifest(tallies: list[InputTally], resolved: ResolvedInputs, print_fi
     return {
         "inputs": entries,
         "absent_inputs": resolved.absent,
+        "boundaries_credit": resolved.boundaries_credit,
+        "boundaries_credit_given": resolved.credit_given and resolved.boundaries_credit is not None,
         "fingerprint": print_fingerprint,
         "outputs": {path.name: file_sha256(path) for path in written},
         "processed_at": now,

@@ -17,14 +17,17 @@ from shapely.geometry import shape
 
 from conflict_report.errors import InputError
 
-BOUNDARIES_ATTRIBUTION = (
-    "Administrative boundaries: UN OCHA / UN Cartographic Section (UNCS), Syrian Arab Republic "
-    "COD-AB via HDX, licensed CC BY 3.0 IGO."
-)
 BOUNDARIES_DISCLAIMER = (
     "The boundaries and names shown and the designations used on this map do not imply "
     "official endorsement or acceptance by the United Nations."
 )
+
+
+def attribution(credit: str) -> str:
+    """The boundaries' line under a map, from BOUNDARIES_CREDIT; OCHA's terms ask for the UN's
+    disclaimer beside its boundaries, so an OCHA credit brings it."""
+    line = f"Administrative boundaries: {credit}."
+    return line + ("\n" + BOUNDARIES_DISCLAIMER if "OCHA" in credit else "")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,13 @@ class Areas:
     names: tuple[str, ...]
     parents: tuple[str, ...]
     geometries: tuple  # shapely geometries
+
+    @property
+    def mean_latitude(self) -> float:
+        """The middle latitude of the areas' extent, for a map's lon/lat aspect."""
+        miny = min(g.bounds[1] for g in self.geometries)
+        maxy = max(g.bounds[3] for g in self.geometries)
+        return (miny + maxy) / 2
 
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """P-code of the area containing each point ('' where none does or the point is NaN)."""

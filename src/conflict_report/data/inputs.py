@@ -39,12 +39,12 @@ BOUNDARIES_ADMIN1 = ExternalInput(
     "boundaries_admin1", "BOUNDARIES_ADMIN1",
     # OCHA COD-AB for Syria on HDX (CC BY 3.0 IGO); a GeoJSON with PCODE/NAME_EN (or ADM1_PCODE/ADM1_EN).
     "https://data.humdata.org/dataset/syrian-arab-republic-administrative-boundaries-populated-places",
-    "OCHA COD-AB Syria governorates (admin1)",
+    "Administrative boundaries, governorates (admin1)",
 )
 BOUNDARIES_ADMIN2 = ExternalInput(
     "boundaries_admin2", "BOUNDARIES_ADMIN2",
     "https://data.humdata.org/dataset/syrian-arab-republic-administrative-boundaries-populated-places",
-    "OCHA COD-AB Syria districts (admin2)",
+    "Administrative boundaries, districts (admin2)",
 )
 ACLED_CSV = ExternalInput(
     "acled", "ACLED_CSV",
@@ -59,10 +59,25 @@ ABSENT_COSTS = {
     UCDP_GED.variable: "the report uses the other event source alone; no UCDP GED events",
     UCDP_COUNTRY_YEAR.variable: "no check against UCDP's published country-year totals (sources page, case study)",
     BOUNDARIES_ADMIN1.variable: "no governorate maps, and no governorate inferred from coordinates for events the source leaves without one",
-    BOUNDARIES_ADMIN2.variable: "no district map",
+    BOUNDARIES_ADMIN2.variable: "curated events are linked to source events by district name, not by the district containing their coordinates",
     ACLED_CSV.variable: "no ACLED events and no comparison with ACLED",
 }
 DROP = "none"  # VAR=none leaves out an input that an earlier build used
+# Curated events (data/curated/*.csv) are an input too, with no variable: an empty folder.
+CURATED_REMEDY = "add curated events to data/curated/ (see data/curated/README.md)"
+CURATED_ABSENT = {"variable": "data/curated/", "description": "Events curated from news reports", "why": "has no CSV file",
+                  "costs": "no curated events, and no claims checked (case study)"}
+
+# The boundaries' credit line (publisher and licence), printed under every map and in the
+# methods: a setting like the input variables, recorded in the manifest. For OCHA's COD-AB of
+# Syria, the boundaries of the shipped example, it is OCHA_SYRIA_CREDIT.
+BOUNDARIES_CREDIT = "BOUNDARIES_CREDIT"
+OCHA_SYRIA_CREDIT = "UN OCHA / UN Cartographic Section (UNCS), Syrian Arab Republic COD-AB via HDX, CC BY 3.0 IGO"
+
+
+def uncredited(file_names: list[str]) -> str:
+    """The credit line of boundaries given without BOUNDARIES_CREDIT: says so, on every map."""
+    return f"{', '.join(file_names)}, credit not given (set {BOUNDARIES_CREDIT})"
 
 _CREDENTIAL_QUERY = re.compile(r"(?i)(key|token|password|secret|email|access_token)=[^&]*")
 

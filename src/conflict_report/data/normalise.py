@@ -21,9 +21,17 @@ def _key(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip()).casefold()
 
 
+def reference_table(name: str, columns: list[str]) -> pd.DataFrame:
+    """A table of data/reference/, or an empty one when the project has none: a country
+    without a crosswalk keeps its sources' own names (governorates as the events spell them,
+    actors as the sources write them)."""
+    path = paths.REFERENCE / name
+    return pd.read_csv(path, dtype=str) if path.exists() else pd.DataFrame(columns=columns, dtype=str)
+
+
 @lru_cache(maxsize=1)
 def governorates() -> pd.DataFrame:
-    return pd.read_csv(paths.REFERENCE / "governorates.csv", dtype=str)
+    return reference_table("governorates.csv", ["country", "admin1_pcode", "admin1", "admin1_ar"])
 
 
 def governorate_names(country: str = "Syria") -> list[str]:
@@ -33,7 +41,7 @@ def governorate_names(country: str = "Syria") -> list[str]:
 
 @lru_cache(maxsize=1)
 def _spellings() -> dict[tuple[str, str], str]:
-    table = pd.read_csv(paths.REFERENCE / "admin1_spellings.csv", dtype=str)
+    table = reference_table("admin1_spellings.csv", ["country", "spelling", "admin1_pcode", "seen_in"])
     names = governorates()
     # The canonical names and P-codes themselves always match.
     extra = pd.DataFrame({"country": names["country"], "spelling": names["admin1"], "admin1_pcode": names["admin1_pcode"]})
@@ -92,7 +100,7 @@ def _admin1_of(country: str, spelling: str, countries: pd.Series, spellings: pd.
 
 @lru_cache(maxsize=1)
 def _actor_aliases() -> dict[str, str]:
-    table = pd.read_csv(paths.REFERENCE / "actors.csv", dtype=str)
+    table = reference_table("actors.csv", ["spelling", "actor", "note"])
     return {_key(row.spelling): row.actor for row in table.itertuples()}
 
 

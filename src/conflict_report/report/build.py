@@ -79,7 +79,26 @@ def variables(runs: list[ReportRun]) -> dict:
     0.5), so every value is stored as the string the ledger formatted."""
     data = {run.key: {key: str(item["display"]) for key, item in run.results["values"].items()} for run in runs if run.results}
     data["build"] = {"date": dt.date.today().isoformat(), "commit": git_commit()}
+    country = report_country(runs)
+    data["report"] = {"country": country, "title": f"Organised violence in {country}" if country else "Organised violence",
+                      "boundaries_credit": boundaries_credit() or "no boundaries given (BOUNDARIES_ADMIN1, BOUNDARIES_ADMIN2 unset)"}
     return data
+
+
+def report_country(runs: list[ReportRun]) -> str:
+    """The country the report is about: the runs' `country` parameter (report/runs.yml's
+    defaults), as the first run that has one ran with it."""
+    countries = [r.results["parameters"].get("country") for r in runs if r.results]
+    return next((c for c in countries if c), "")
+
+
+def read_manifest() -> dict:
+    return json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
+
+
+def boundaries_credit() -> str | None:
+    """BOUNDARIES_CREDIT as the data step recorded it (None without boundaries)."""
+    return read_manifest().get("boundaries_credit")
 
 
 # --- generated partials -----------------------------------------------------------------------
@@ -93,16 +112,12 @@ def figure_block(run: ReportRun, figure: dict, label_prefix: str = "") -> str:
             + data_links(links, licence_line(run, figure)))
 
 
-# The licence of the boundaries, beside the data links of every map (figures that declare them).
-BOUNDARIES_LICENCE = "boundaries: UN OCHA / UNCS COD-AB via HDX, CC BY 3.0 IGO"
-
-
 def licence_line(run: ReportRun, item: dict) -> str:
     """'Source: UCDP GED 25.1, CC BY 4.0', as under the run's figures, plus the boundaries'
     licence on maps and the note that ACLED events are left out of event-level data."""
     parts = [item.get("credit") or run.results["values"].get("source_line", {}).get("display", "Source: see the run's notebook")]
-    if item.get("boundaries"):
-        parts.append(BOUNDARIES_LICENCE)
+    if item.get("boundaries"):  # the boundaries' credit beside the data links of every map
+        parts.append(f"boundaries: {boundaries_credit()}")
     text = "; ".join(parts) + "."
     if item.get("event_level"):
         text += " " + ACLED_LEFT_OUT
@@ -167,8 +182,23 @@ def inconsistent_note_block(shown: pd.DataFrame) -> str:
             f"::: {{.content-visible unless-format=\"html\"}}\n{pdf}\n:::\n")
 
 
+def not_available_block(item: dict) -> str:
+    """What the page shows where a figure or table is missing for want of an optional input."""
+    return f"::: {{.not-available}}\n*{report_tables.escape(item['description'].capitalize())}: {report_tables.escape(item['note'])}.*\n:::\n"
+
+
+def absent_inputs_block() -> str:
+    """The methods' list of the optional inputs this build went without, and what each costs."""
+    absent = read_manifest().get("absent_inputs", [])
+    if not absent:
+        return "Every optional input was given.\n"
+    lines = [f"- **{report_tables.escape(a['description'])}** ({a['variable']} {report_tables.escape(a['why'])}): "
+             f"{report_tables.escape(a['costs'])}." for a in absent]
+    return "Inputs this build went without, and what the report loses for each:\n\n" + "\n".join(lines) + "\n"
+
+
 def manifest_table() -> str:
-    manifest = json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
+    manifest = read_manifest()
     rows = pd.DataFrame([{
         "Input": item["file_name"],
         "Version": item["dataset_version"],
@@ -180,7 +210,8 @@ def manifest_table() -> str:
     } for item in manifest["inputs"]])
     return (report_tables.markdown(rows, align_numbers=False)
             + "\n: The inputs of this report, from `data/processed/manifest.json` (which holds the full SHA-256) {#tbl-inputs}\n"
-            + data_links([("Data (CSV)", "data/inputs.csv")], "Licences: UCDP data CC BY 4.0; OCHA boundaries CC BY 3.0 IGO; curated events: see their citations."))
+            + data_links([("Data (CSV)", "data/inputs.csv")], "Licences: UCDP data CC BY 4.0; "
+                         + (f"boundaries: {boundaries_credit()}; " if boundaries_credit() else "") + "curated events: see their citations."))
 
 
 def generated_files(runs: list[ReportRun]) -> tuple[dict[Path, str], dict[Path, bytes]]:
@@ -193,11 +224,30 @@ def generated_files(runs: list[ReportRun]) -> tuple[dict[Path, str], dict[Path, 
                 files[GENERATED / f"summary-{run.name}-{figure['name']}.qmd"] = figure_block(run, figure, "summary-")
         for table in run.results["tables"]:
             files[GENERATED / f"{run.name}-table-{table['name']}.qmd"] = table_block(run, table)
+        for item in run.results.get("not_available", []):
+            partial = f"{run.name}-{item['name']}" if item["kind"] == "figure" else f"{run.name}-table-{item['name']}"
+            files[GENERATED / f"{partial}.qmd"] = not_available_block(item)
+            if run.name == "national":
+                files[GENERATED / f"summary-{partial}.qmd"] = not_available_block(item)
     pages_text, images = pages.page_files(runs)
     files.update(pages_text)
     files[GENERATED / "manifest-table.qmd"] = manifest_table()
+    files[GENERATED / "absent-inputs.qmd"] = absent_inputs_block()
+    # Sections about one optional input: the curated events (case study), the published totals.
+    files[GENERATED / "case-study-body.qmd"] = section_or_note(runs, "case-study", "curated_events", "_sections/case-study.qmd")
+    files[GENERATED / "sources-published-body.qmd"] = section_or_note(runs, "sources", "published_totals", "_sections/sources-published.qmd")
     files.update(changes_files())
     return files, images
+
+
+def section_or_note(runs: list[ReportRun], run_name: str, missing: str, section: str) -> str:
+    """A hand-written section that quotes a run's numbers throughout, or, when that run went
+    without the input the section is about (its ledger's `not_available`), the note saying so."""
+    run = next((r for r in runs if r.name == run_name and r.results), None)
+    notes = [item["note"] for item in (run.results.get("not_available", []) if run else []) if item["name"] == missing]
+    if notes:
+        return f"::: {{.not-available}}\n*This section is {report_tables.escape(notes[0])}.*\n:::\n"
+    return f"{{{{< include {section} >}}}}\n"
 
 
 def changes_files() -> dict[Path, str]:
@@ -248,7 +298,7 @@ def write_inputs_csv() -> None:
     """The table of inputs (manifest.json, one row per input, with the full SHA-256) as the
     CSV the methods page links under it. Row counts stay whole numbers where an input (the
     boundaries) has none."""
-    manifest = json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
+    manifest = read_manifest()
     frame = pd.DataFrame([{c: item.get(c) for c in INPUT_COLUMNS} for item in manifest["inputs"]])
     counts = [c for c in INPUT_COLUMNS if c.startswith("rows_")]
     atomic.write_csv(TABLES / "inputs.csv", frame.astype({c: "Int64" for c in counts}))

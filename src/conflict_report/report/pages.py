@@ -170,6 +170,13 @@ def fill(template: str, run: ReportRun, **extra: str) -> str:
         run=run.key, file=run.name, name=run.title, subject=run.subject or run.title, **extra)
 
 
+def place_phrase(run: ReportRun) -> str:
+    """'Aleppo governorate'; a source's own name that says it already ('Aleppo Governorate',
+    where data/reference/ has no crosswalk) is not said twice."""
+    subject = run.subject or run.title
+    return subject if subject.casefold().endswith("governorate") else f"{subject} governorate"
+
+
 def variants_line(run: ReportRun, runs: list[ReportRun]) -> str:
     """On a subject's page, the links to its other runs; on a variant's, the link back."""
     if run.variant_of:
@@ -186,7 +193,7 @@ def profile_pages(runs: list[ReportRun]) -> dict[Path, str]:
     for run in runs:
         if run.notebook in PROFILES:
             prefix = PROFILES[run.notebook][1]
-            files[paths.REPORT / run.page] = fill(f"{prefix}.qmd", run, variants=variants_line(run, runs))
+            files[paths.REPORT / run.page] = fill(f"{prefix}.qmd", run, variants=variants_line(run, runs), place=place_phrase(run))
     return files
 
 

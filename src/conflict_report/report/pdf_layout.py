@@ -211,8 +211,29 @@ def report_layout_problems(pdf: Path, qmd: Path) -> list[str]:
     its margins, its title as the running header, and no header or number on the title page, which
     the design adds when the front matter lists ``keyfigures``."""
     front = _front_matter(qmd)
-    return layout_problems(pdf, page_setup=page_setup_from_qmd(qmd), header_text=str(front.get("title") or "") or None,
+    title = with_variables(str(front.get("title") or ""), qmd.parent / "_variables.yml")
+    return layout_problems(pdf, page_setup=page_setup_from_qmd(qmd), header_text=title or None,
                            first_numbered_page=2 if front.get("keyfigures") else 1)
+
+
+VAR_SHORTCODE = re.compile(r"\{\{<\s*var\s+([\w.]+)\s*>\}\}")
+
+
+def with_variables(text: str, variables_file: Path) -> str:
+    """``text`` with its ``{{< var a.b >}}`` shortcodes replaced by their values in the project's
+    _variables.yml, as Quarto prints them (the title comes from the runs' country)."""
+    try:
+        variables = yaml.safe_load(variables_file.read_text(encoding="utf-8")) or {}
+    except OSError:
+        variables = {}
+
+    def value(match: re.Match) -> str:
+        node: object = variables
+        for part in match.group(1).split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return str(node) if isinstance(node, (str, int, float)) else match.group(0)
+
+    return VAR_SHORTCODE.sub(value, text)
 
 
 def _band_problems(number: int, count: int, in_header: list[Word], in_footer: list[Word],

@@ -284,8 +284,11 @@ class Outcome:
         return f"{text}  on {self.where}" if show_where and self.where else text
 
 
-def events_sha256() -> str:
-    """The event table's hash as the data step recorded it (hashing the file would be slower)."""
+def processed_data_digest() -> str:
+    """What the runs read of data/processed/, as the data step recorded it (hashing the files
+    would be slower): the event table's hash, and those of the other outputs (country-year
+    totals, boundaries), the boundaries' credit and the inputs left out, so a run redoes its
+    map or its check when one of them comes or goes, even with the events unchanged."""
     try:
         manifest = json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
         digest = manifest["outputs"]["events.parquet"]
@@ -294,7 +297,9 @@ def events_sha256() -> str:
     if not digest or not paths.EVENTS.exists():
         raise PipelineError(f"{paths.display_path(paths.EVENTS)} or its checksum in {paths.display_path(paths.MANIFEST)} "
                             "is missing. Build the event table first: python -m conflict_report data")
-    return digest
+    read_by_runs = {"outputs": manifest["outputs"], "boundaries_credit": manifest.get("boundaries_credit"),
+                    "absent": sorted(a["variable"] for a in manifest.get("absent_inputs", []))}
+    return hashlib.sha256(json.dumps(read_by_runs, sort_keys=True).encode()).hexdigest()
 
 
 def run_key(notebook_path: Path, parameters: dict, code: str, events: str) -> str:
@@ -376,7 +381,7 @@ def _refuse_shared_folders(runs: list[Run]) -> None:
 
 def planned_runs(runs_file: Path | str | None = None) -> list[Run]:
     """The runs file's runs with their slugs (for the report: run name -> build/<slug>/)."""
-    runs, rejected = check_runs(read_runs_file(runs_file), code_fingerprint(), events_sha256())
+    runs, rejected = check_runs(read_runs_file(runs_file), code_fingerprint(), processed_data_digest())
     if rejected:
         raise RunsFileError("\n".join(f"run '{o.name}': {o.error}" for o in rejected))
     return runs
@@ -718,7 +723,7 @@ def main(runs_file: Path | str | None = None, workers: int | None = None, only: 
     all_specs = read_runs_file(runs_file)
     specs = _select(all_specs, only)
     workers = _worker_count(workers)
-    runs, rejected = check_runs(specs, code_fingerprint(), events_sha256())
+    runs, rejected = check_runs(specs, code_fingerprint(), processed_data_digest())
     remove_stale_folders({s.name for s in all_specs})
     to_execute = runs if force else [r for r in runs if not r.is_up_to_date()]
     skipped = [Outcome(r.name, SKIPPED, 0.0) for r in runs if r not in to_execute]
