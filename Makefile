@@ -71,7 +71,7 @@ bench: $(ENV_READY) ## run the benchmarks (minutes to hours; see benchmarks/RESU
 	$(PYTHON) benchmarks/run.py scale
 	$(PYTHON) benchmarks/run.py data --repeat 3
 	$(PYTHON) benchmarks/run.py sweep --repeat 3
-	$(PYTHON) benchmarks/run.py rebuild --repeat 5
+	$(PYTHON) benchmarks/run.py rebuild --repeat 3
 
 clean: ## remove generated outputs (not .venv, not downloads in data/raw)
 	rm -rf data/processed build report/_output report/_output.new report/_output.old report/_generated report/_variables.yml report/.quarto report/data

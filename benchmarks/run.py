@@ -3,7 +3,7 @@
     python benchmarks/run.py scale                  # make the scaled data (once; kept in work/)
     python benchmarks/run.py data --repeat 3        # make data vs DuckDB read_csv -> Parquet
     python benchmarks/run.py sweep --repeat 3       # the sweep vs solo runs and the papermill CLI loop
-    python benchmarks/run.py rebuild --repeat 5     # no-op and one-run-changed rebuilds
+    python benchmarks/run.py rebuild --repeat 3     # make report: from scratch, one run changed, a title, no-op
     python benchmarks/run.py same --before COMMIT   # the data layer of COMMIT and of the working
                                                     # tree build the same data/processed/
 

@@ -37,6 +37,12 @@ def _notebooks(args) -> int:
 
 
 def _report(args) -> int:
+    from conflict_report.report import stamp
+
+    if stamp.nothing_changed(render=not args.no_render):  # before pandas and Quarto: a no-op stays fast
+        print("report/_output is up to date (nothing the render reads has changed)" if not args.no_render
+              else "report sources are up to date (nothing they are written from has changed)")
+        return 0
     from conflict_report.report import build as report
 
     return report.main(render_report=not args.no_render)
@@ -75,7 +81,7 @@ def _serve(args) -> int:
 
 def _edition(args) -> int:
     from conflict_report.report import editions
-    from conflict_report.report.build import git_commit
+    from conflict_report.report.stamp import git_commit
 
     if args.action == "save":
         edition = editions.save(args.name, git_commit())

@@ -134,8 +134,8 @@ def current_runs() -> list:
 
 def save(name: str, commit: str) -> Edition:
     """Record the current build as edition `name` (after `make notebooks`; Quarto not needed).
-    `commit`: the project's commit as report.build.git_commit() gives it (passed in: report.build
-    imports this module's comparison, so this module cannot import it back)."""
+    `commit`: the project's commit as report.stamp.git_commit() gives it (passed in: report.stamp
+    imports this module's editions_dir, so this module cannot import it back)."""
     from conflict_report.data.build import code_fingerprint
 
     check_name(name)
