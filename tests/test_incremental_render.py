@@ -6,14 +6,16 @@ figures are nowhere. Real data, real notebooks, real Quarto, real pdftotext."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import copy_project, find_quarto, run_cli
+from conftest import DATA_ENV, copy_project, find_quarto, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -125,3 +127,18 @@ def test_a_governorates_new_violence_types_reach_its_page_the_overview_and_the_p
 
     again = run_cli(["report"], root=root, env={"QUARTO": find_quarto()})
     assert "report/_output is up to date" in again.stdout
+
+
+def test_a_make_report_with_nothing_to_do_imports_no_pandas_and_starts_no_quarto(rendered_project):
+    """What `make report` runs (`all`: data, notebooks, report in one process), right after the
+    session's render: each step says it is up to date, and deciding that took neither pandas
+    nor the module that calls Quarto (the report step's stamp of its inputs)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "conflict_report", "all"],
+                            env={**os.environ, **DATA_ENV, "CONFLICT_REPORT_ROOT": str(rendered_project), "QUARTO": find_quarto()},
+                            cwd=rendered_project, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "data/processed is up to date" in result.stdout and "(nothing changed)" in result.stdout
+    assert "report/_output is up to date" in result.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "conflict_report.report.stamp" in imported  # the report step ran and decided
+    assert not imported & {"pandas", "pyarrow", "numpy", "conflict_report.report.build"}
