@@ -149,6 +149,19 @@ def rendered(measurement: measure.Measurement, what: str) -> str:
     return line.partition("rendering ")[2]
 
 
+def own_repository(root: Path) -> Path:
+    """The scratch project as its own git repository, its inputs committed: the PDF prints the
+    commit, and the scratch folder lies inside this repository, whose commit moves with any
+    edit made while the benchmark runs (each would make the next `make report` render again)."""
+    import shutil
+
+    shutil.copy(measure.REPO / ".gitignore", root / ".gitignore")
+    measure.TEST_SETUP.git(root, "init", "--quiet")
+    measure.TEST_SETUP.git(root, "add", "--all")
+    measure.TEST_SETUP.git(root, "commit", "--quiet", "-m", "scratch copy of the project")
+    return root
+
+
 def bench_rebuild(repeat: int, no_op_repeat: int = 5) -> tuple[list[dict], str]:
     """Per repeat, in a fresh copy of the project: `make report` from scratch (data, 23 runs,
     the whole site and PDF, their checks); one run's results changed; a title changed; then
@@ -157,7 +170,7 @@ def bench_rebuild(repeat: int, no_op_repeat: int = 5) -> tuple[list[dict], str]:
         raise RuntimeError("Quarto is needed (QUARTO=... or on PATH): these rebuilds render the report")
     repeats = []
     for attempt in range(repeat):
-        root = measure.scratch_project("rebuild")
+        root = own_repository(measure.scratch_project("rebuild"))
         row: dict[str, object] = {"load_before": os.getloadavg()[0]}
         scratch = make(root, "report")
         rendered(scratch, "whole")
