@@ -61,11 +61,25 @@ def ledger(root: Path, run: str) -> dict[str, str]:
     return {key: str(item["display"]) for key, item in values.items()}
 
 
-def other_runs_values(root: Path) -> set[str]:
-    """Every display text of the other runs' ledgers: a number one of them quotes may be on
-    the same page without being Aleppo's."""
-    return {value for folder in (root / "build").iterdir() if folder.name != RUN and (folder / "results.json").exists()
-            for value in ledger(root, folder.name).values()}
+def other_sources(root: Path) -> set[str]:
+    """Every display text of the other runs' ledgers and every number in their tables (as the
+    report prints it, 3,308): a number one of them shows may be on the same page or in the PDF
+    without being Aleppo's (the national run's table of governorates has Aleppo's old row)."""
+    found = set()
+    for folder in (root / "build").iterdir():
+        if folder.name == RUN or not (folder / "results.json").exists():
+            continue
+        found |= set(ledger(root, folder.name).values())
+        for table in (folder / "tables").glob("*.csv"):
+            for value in pd.read_csv(table).select_dtypes("number").stack():
+                found |= {f"{value:,.0f}", f"{value:,.1f}", f"{value:.1%}"}
+    return found
+
+
+# Aleppo's own text in each document: its page is all Aleppo's; the overview's list item; the
+# PDF's compact section ("83 events; deaths 225 (range 216–384), that is 9.9% of ...").
+OVERVIEW_ITEM = re.compile(r"Aleppo ?: (.+?) of the national total")  # a space where the link ends
+PDF_SECTION = re.compile(r"Aleppo\s+(\S+ events; deaths .+?; civilian deaths \S+)")
 
 
 def test_a_governorates_new_violence_types_reach_its_page_the_overview_and_the_pdf(rendered_project, tmp_path):
@@ -75,6 +89,9 @@ def test_a_governorates_new_violence_types_reach_its_page_the_overview_and_the_p
     output = root / "report" / "_output"
     old = ledger(root, RUN)
     before = {path.relative_to(output).as_posix(): path.read_bytes() for path in output.rglob("*.html")}
+    # Before: Aleppo's text in the overview and the PDF holds its old numbers (what must go).
+    assert OVERVIEW_ITEM.search(page_text(output / "governorates.html"))[1] == f"{old['deaths']} deaths, {old['share_of_national']}"
+    assert all(old[key] in PDF_SECTION.search(pdf_text(output / "report.pdf"))[1] for key in QUOTED)
 
     runs_file = root / "report" / "runs.yml"
     text = runs_file.read_text(encoding="utf-8")
@@ -83,7 +100,9 @@ def test_a_governorates_new_violence_types_reach_its_page_the_overview_and_the_p
     notebooks = run_cli(["notebooks"], root=root, timeout=1800)
     assert "1 ok, 22 skipped, 0 failed" in notebooks.stdout, notebooks.stdout
     report = run_cli(["report"], root=root, env={"QUARTO": find_quarto()}, timeout=1800)
-    assert "rendering what changed: governorates.qmd, governorate-gov-aleppo.qmd, report.qmd" in report.stdout, report.stdout
+    # Aleppo's page, the overview quoting it, and the PDF; and the methods page, which prints
+    # the commit: runs.yml is now changed against it ("-modified").
+    assert "rendering what changed: governorates.qmd, governorate-gov-aleppo.qmd, methods.qmd, report.qmd" in report.stdout, report.stdout
 
     new = ledger(root, RUN)
     # The headline counts again from the event table, with pandas: Aleppo's one-sided violence
@@ -109,10 +128,18 @@ def test_a_governorates_new_violence_types_reach_its_page_the_overview_and_the_p
     search = json.loads((output / "search.json").read_text(encoding="utf-8"))
     assert any(new["deaths"] in entry.get("text", "") for entry in search if entry["href"].startswith("governorate-gov-aleppo.html"))
 
-    # The old figures, where they are Aleppo's alone (no other run quotes them), are gone.
-    distinctive = [old[key] for key in QUOTED if old[key] not in other_runs_values(root) and old[key] not in new.values()
+    # Aleppo's own text in the overview and the PDF holds the new numbers and none of the old.
+    overview_item = OVERVIEW_ITEM.search(overview)[1]
+    pdf_section = PDF_SECTION.search(pdf)[1]
+    assert overview_item == f"{new['deaths']} deaths, {new['share_of_national']}"
+    for key in ("events", "deaths", "deaths_civilians", "share_of_national"):
+        assert new[key] in pdf_section, (key, pdf_section)
+    for key in QUOTED:
+        if old[key] not in new.values():
+            assert old[key] not in aleppo_page and old[key] not in overview_item and old[key] not in pdf_section, (key, old[key])
+    # And nowhere at all where no other run shows the same number.
+    distinctive = [old[key] for key in QUOTED if old[key] not in other_sources(root) and old[key] not in new.values()
                    and re.search(r"\d,\d{3}", old[key])]
-    assert distinctive, old
     for value in distinctive:
         assert value not in aleppo_page and value not in overview and value not in pdf, value
 
@@ -120,7 +147,8 @@ def test_a_governorates_new_violence_types_reach_its_page_the_overview_and_the_p
     after = {path.relative_to(output).as_posix(): path.read_bytes() for path in output.rglob("*.html")}
     assert set(after) == set(before)
     changed = sorted(name for name in after if after[name] != before[name])
-    assert changed == ["governorate-gov-aleppo.html", "governorates.html"]
+    assert changed == ["governorate-gov-aleppo.html", "governorates.html", "methods.html"]
+    assert "-modified" in page_text(output / "methods.html")
     # The figures in the site are the new run's: the same files as in build/.
     for svg in (root / "build" / RUN / "figures").glob("*.svg"):
         assert (output / "figures" / RUN / svg.name).read_bytes() == svg.read_bytes(), svg.name
