@@ -34,7 +34,7 @@ from conflict_report.report.sources_check import EMBED, INCLUDE, VAR, quarto_con
 STATE_NAME = ".render-state.json"
 VARIABLES = paths.REPORT / "_variables.yml"
 LINK = re.compile(r"\]\(\s*<?([^)\s>]+)")  # a Markdown link's or image's target
-NOT_QUOTED = {"build.date"}  # printed only in the PDF, and no reason to render it again
+NOT_QUOTED = {"build.date"}  # no reason to render alone: a page that prints it (PDF, methods) shows the date of its last render
 # Read by a page only through what it includes, quotes or links (its page key covers them).
 READ_THROUGH_PAGES = ("_generated", "_sections", "figures", "data", "changes-files")
 # Never read by Quarto (their effect shows in the generated files), or written by it and by the render.

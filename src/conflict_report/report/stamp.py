@@ -76,14 +76,16 @@ def editions_dir() -> Path:
     return Path(os.environ["EDITIONS_DIR"]).resolve() if os.environ.get("EDITIONS_DIR") else paths.ROOT / "editions"
 
 
-def fingerprint(quarto: str | None, commit: str | None = None) -> str:
+def fingerprint(quarto: str | None) -> str:
+    """The stamp of the step's inputs as they are now, for the render with ``quarto`` (None:
+    the sources alone, `report --no-render`)."""
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent.parent  # src/conflict_report: the code that writes the sources
     # The changes page compares the build with the last saved edition.
     for folder in (paths.REPORT, paths.BUILD, paths.PROCESSED, paths.REFERENCE, editions_dir(), package):
         digest.update(f"[{folder}]\n".encode())
         _tree(str(folder), digest)
-    digest.update(f"commit {commit if commit is not None else git_commit()}\n".encode())
+    digest.update(f"commit {git_commit()}\n".encode())
     digest.update(f"quarto {quarto}\n".encode())
     if quarto:
         _file(os.path.realpath(quarto), digest)
