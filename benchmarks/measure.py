@@ -30,6 +30,7 @@ class Measurement:
     peak_rss_bytes: int
     stdout: str
     load_before: float  # the machine's 1-minute load average as the command started (shared machine: >> 0 means disturbed)
+    cpu_seconds: float = 0.0  # user + system CPU time of the command and its descendants: what a busy machine does not inflate
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -45,6 +46,7 @@ def _tree_rss(process: psutil.Process) -> int:
 def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measurement:
     """Run the command to its end; raise with its output when it fails."""
     load = os.getloadavg()[0]
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     process = psutil.Popen(command, env={**os.environ, **(env or {})}, cwd=cwd,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -62,7 +64,15 @@ def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | Non
         output = reader()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-4000:]}")
-    return Measurement(seconds, peak, output, load)
+    return Measurement(seconds, peak, output, load, _children_cpu() - cpu_before)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every descendant this process has waited for (each waited for its own)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _drain(process: subprocess.Popen):

@@ -5,7 +5,7 @@
     python benchmarks/run.py sweep --repeat 3       # the sweep vs solo runs and the papermill CLI loop
     python benchmarks/run.py sweep --before 3b35267 ae0ca67   # the sweeps of those commits and of the
                                                     # working tree, back to back
-    python benchmarks/run.py rebuild --repeat 5     # no-op and one-run-changed rebuilds
+    python benchmarks/run.py rebuild --repeat 3     # make report: from scratch, one run changed, a title, no-op
     python benchmarks/run.py same --before COMMIT   # the data layer of COMMIT and of the working
                                                     # tree build the same data/processed/
 

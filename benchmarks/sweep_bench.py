@@ -104,53 +104,120 @@ def _each(values, digits: int = 1) -> str:
 
 # --- rebuilds ---------------------------------------------------------------------------------
 
-NO_OP_STEPS = {"data": ("data",), "notebooks": ("notebooks",), "report --no-render": ("report", "--no-render")}
+# Each repeat gives Aleppo's run another set of violence types (never one it had before, so the
+# run always executes again) and Damascus's run another title.
+VIOLENCE_TYPES = [["one-sided"], ["state-based"], ["non-state"], ["state-based", "one-sided"], ["non-state", "one-sided"],
+                  ["state-based", "non-state"], ["one-sided", "other"]]
+ALEPPO_LINE = "  - {name: gov-aleppo, notebook: region_profile, parameters: {governorate: Aleppo"
 
 
 def change_one_run(root: Path, attempt: int) -> None:
-    """A new start date for one governorate's run (a new one each time: going back to an
-    earlier value would find that run's earlier results still valid and rerun nothing)."""
+    """Another `violence_types` for Aleppo's run: its results change, its title and the
+    navigation do not."""
     runs_file = root / "report" / "runs.yml"
     text = runs_file.read_text(encoding="utf-8")
-    line = next(line for line in text.splitlines() if line.lstrip().startswith("- {name: gov-dara,"))
-    changed = f"  - {{name: gov-dara, notebook: region_profile, parameters: {{governorate: \"Dar'a\", start: \"2016-{attempt + 2:02d}-01\"}}}}"
+    line = next(line for line in text.splitlines() if line.startswith(ALEPPO_LINE))
+    kinds = ", ".join(VIOLENCE_TYPES[attempt % len(VIOLENCE_TYPES)])
+    runs_file.write_text(text.replace(line, f"{ALEPPO_LINE}, violence_types: [{kinds}]}}}}"), encoding="utf-8")
+
+
+DAMASCUS_LINE = "  - {name: gov-damascus, notebook: region_profile, "
+
+
+def change_a_title(root: Path, attempt: int) -> None:
+    """A new `title:` for Damascus's run: its menu entry and page title change, so the whole
+    site renders (its results do not: the run is not executed again)."""
+    runs_file = root / "report" / "runs.yml"
+    text = runs_file.read_text(encoding="utf-8")
+    line = next(line for line in text.splitlines() if line.startswith(DAMASCUS_LINE))
+    changed = f'{DAMASCUS_LINE}title: "Damascus city ({attempt + 1})", parameters: {{governorate: Damascus}}}}'
     runs_file.write_text(text.replace(line, changed), encoding="utf-8")
 
 
-def make_notebooks(root: Path) -> measure.Measurement:
-    """`make notebooks` as a researcher types it (make, then the data and notebooks steps)."""
-    return measure.timed(["make", "--no-print-directory", "-C", str(measure.REPO), "notebooks"],
+def make(root: Path, target: str) -> measure.Measurement:
+    """`make <target>` as a researcher types it, against the scratch project."""
+    return measure.timed(["make", "--no-print-directory", "-C", str(measure.REPO), target],
                          env={**measure.DATA_ENV, "CONFLICT_REPORT_ROOT": str(root)})
 
 
-def bench_rebuild(repeat: int) -> tuple[list[dict], str]:
-    root = built_project("rebuild")
-    measure.pipeline(root, "notebooks")
-    measure.pipeline(root, "report", "--no-render")
+def rendered(measurement: measure.Measurement, what: str) -> str:
+    """What the report step rendered, from its output; raises when it was not ``what``."""
+    line = next((line for line in measurement.stdout.splitlines() if line.startswith("report sources written and checked")), "")
+    found = "whole" if "the whole site" in line else "changed" if "what changed" in line else "nothing"
+    if found != what:
+        raise RuntimeError(f"expected the report step to render {what}, it rendered {found}:\n{measurement.stdout[-3000:]}")
+    return line.partition("rendering ")[2]
+
+
+def own_repository(root: Path) -> Path:
+    """The scratch project as its own git repository, its inputs committed: the PDF prints the
+    commit, and the scratch folder lies inside this repository, whose commit moves with any
+    edit made while the benchmark runs (each would make the next `make report` render again)."""
+    import shutil
+
+    shutil.copy(measure.REPO / ".gitignore", root / ".gitignore")
+    measure.TEST_SETUP.git(root, "init", "--quiet")
+    measure.TEST_SETUP.git(root, "add", "--all")
+    measure.TEST_SETUP.git(root, "commit", "--quiet", "-m", "scratch copy of the project")
+    return root
+
+
+def bench_rebuild(repeat: int, no_op_repeat: int = 5) -> tuple[list[dict], str]:
+    """Per repeat, in a fresh copy of the project: `make report` from scratch (data, 23 runs,
+    the whole site and PDF, their checks); one run's results changed; a title changed; then
+    `no_op_repeat` no-op `make report`s and the no-op steps alone."""
+    if measure.TEST_SETUP.find_quarto() is None:
+        raise RuntimeError("Quarto is needed (QUARTO=... or on PATH): these rebuilds render the report")
     repeats = []
     for attempt in range(repeat):
-        row = {f"no-op {step}": measure.pipeline(root, *args).seconds for step, args in NO_OP_STEPS.items()}
-        row["no-op `make notebooks` itself"] = make_notebooks(root).seconds
+        root = own_repository(measure.scratch_project("rebuild"))
+        row: dict[str, object] = {"load_before": os.getloadavg()[0]}
+        scratch = make(root, "report")
+        rendered(scratch, "whole")
+        row["from scratch: make report"] = scratch.seconds
         change_one_run(root, attempt)
-        notebooks = measure.pipeline(root, "notebooks")
-        if executed(notebooks) != (1, len(read_runs(root)) - 1):
-            raise RuntimeError(f"changing one run did not rerun exactly that run:\n{notebooks.stdout}")
-        row["one run changed: notebooks"] = notebooks.seconds
-        row["one run changed: report --no-render"] = measure.pipeline(root, "report", "--no-render").seconds
+        one = make(root, "report")
+        row["pages rendered after one run changed"] = rendered(one, "changed")
+        if executed(one) != (1, len(read_runs(root)) - 1):
+            raise RuntimeError(f"changing one run did not rerun exactly that run:\n{one.stdout}")
+        row["one run changed (violence_types): make report"] = one.seconds
+        change_a_title(root, attempt)
+        title = make(root, "report")
+        rendered(title, "whole")
+        row["a title changed: make report"] = title.seconds
+        no_ops = [make(root, "report") for _ in range(no_op_repeat)]
+        for measurement in no_ops:
+            if "report/_output is up to date" not in measurement.stdout:
+                raise RuntimeError(f"a no-op `make report` did something:\n{measurement.stdout[-3000:]}")
+        row["no-op make report"] = [m.seconds for m in no_ops]
+        row["no-op make report, CPU s"] = [m.cpu_seconds for m in no_ops]
+        for step, args in NO_OP_STEPS.items():
+            row[f"no-op {step}"] = measure.pipeline(root, *args).seconds
+        row["one run changed / from scratch"] = row["one run changed (violence_types): make report"] / scratch.seconds
         repeats.append(row)
         print(json.dumps(row), file=sys.stderr)
     return repeats, rebuild_table(repeats)
 
 
+NO_OP_STEPS = {"data": ("data",), "notebooks": ("notebooks",), "report": ("report",)}
+
+
 def rebuild_table(repeats: list[dict]) -> str:
-    lines = ["| rebuild | median s | runs |", "|---|---:|---|"]
-    for figure in repeats[0]:
+    lines = ["| rebuild | median s | each repeat |", "|---|---:|---|"]
+    timed = ["from scratch: make report", "one run changed (violence_types): make report", "a title changed: make report",
+             "no-op data", "no-op notebooks", "no-op report"]
+    for figure in timed:
         values = [r[figure] for r in repeats]
         lines.append(f"| {figure} | {median(values):.2f} | {_each(values, 2)} |")
-    chain = [r["no-op data"] + r["no-op notebooks"] for r in repeats]
-    lines.append(f"| no-op `make notebooks` (data + notebooks) | {median(chain):.2f} | {_each(chain, 2)} |")
-    chain = [c + r["no-op report --no-render"] for c, r in zip(chain, repeats)]
-    lines.append(f"| no-op `make report` up to the render | {median(chain):.2f} | {_each(chain, 2)} |")
+    no_ops = [s for r in repeats for s in r["no-op make report"]]
+    lines.append(f"| **no-op `make report`** ({len(no_ops)} runs) | **{median(no_ops):.2f}** | {_each(no_ops, 2)} |")
+    cpu = [s for r in repeats for s in r["no-op make report, CPU s"]]
+    lines.append(f"| no-op `make report`, CPU time (user + system, all processes) | {median(cpu):.2f} | {_each(cpu, 2)} |")
+    ratios = [r["one run changed / from scratch"] for r in repeats]
+    lines.append(f"| **one run changed / from scratch** (target ≤ 0.25) | **{median(ratios):.2f}** | {_each(ratios, 2)} |")
+    lines.append(f"| load average before each repeat | | {_each([r['load_before'] for r in repeats], 1)} |")
+    lines.append("")
+    lines.append(f"Pages rendered after the one-run change: {repeats[0]['pages rendered after one run changed']}.")
     return "\n".join(lines)
 
 

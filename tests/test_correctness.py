@@ -207,30 +207,53 @@ def test_serve_says_when_the_port_is_busy(tmp_path):
     assert "serve --port $(PORT)" in (REPO / "Makefile").read_text(encoding="utf-8")
 
 
-RENDER_KEY = """
-    from pathlib import Path
+RENDER_PLAN = """
+    import json
     from conflict_report import paths
-    from conflict_report.report import build
+    from conflict_report.report import render_plan
     report = paths.REPORT
-    keys = [build.render_key()]
+    states = [render_plan.current_state("1.10.18")]
     (report / ".gitignore").write_text("/.quarto/\\n", encoding="utf-8")  # what Quarto writes on its first render
-    keys.append(build.render_key())
     runs = report / "runs.yml"
     runs.write_text("# A comment edited.\\n" + runs.read_text(encoding="utf-8"), encoding="utf-8")
-    keys.append(build.render_key())
+    states.append(render_plan.current_state("1.10.18"))
     (report / "_sections" / "summary.qmd").write_text("Changed text.\\n", encoding="utf-8")
-    keys.append(build.render_key())
-    print(keys)
+    states.append(render_plan.current_state("1.10.18"))
+    (report / "_variables.yml").write_text("national:\\n  events: '1,234'\\nbuild:\\n  date: '2031-01-01'\\n", encoding="utf-8")
+    states.append(render_plan.current_state("1.10.18"))
+    (report / "_variables.yml").write_text("national:\\n  events: '1,234'\\nbuild:\\n  date: '2032-06-30'\\n", encoding="utf-8")
+    states.append(render_plan.current_state("1.10.18"))
+    text = (report / "_quarto.yml").read_text(encoding="utf-8")
+    (report / "_quarto.yml").write_text(text.replace('title: "Organised violence in Syria"', 'title: "Another title"'), encoding="utf-8")
+    states.append(render_plan.current_state("1.10.18"))
+    plans = [render_plan.pages_to_render(before, after) for before, after in zip(states, states[1:])]
+    print(json.dumps(plans))
 """
 
 
-def test_the_render_key_ignores_what_quarto_writes_and_comments_in_runs_yml(tmp_path):
+def test_the_render_plan_renders_the_pages_that_read_a_change_and_no_other(tmp_path):
+    """Quarto's own .gitignore and a comment in runs.yml render nothing; a section renders the
+    pages that include it; a quoted number the pages that quote it (not the build date); a
+    change to _quarto.yml the whole site (None)."""
     root = make_scratch_project(tmp_path / "project")
-    done = in_project(root, RENDER_KEY, timeout=120)
+    done = in_project(root, RENDER_PLAN, timeout=120)
     assert done.returncode == 0, done.stderr
-    first, after_gitignore, after_comment, after_text = eval(done.stdout)
-    assert first == after_gitignore == after_comment
-    assert after_text != first
+    after_gitignore_and_comment, after_section, after_number, after_date, after_config = json.loads(done.stdout)
+    assert after_gitignore_and_comment == []
+    assert after_section == ["index.qmd", "report.qmd"]
+    including = sorted(page.name for page in (root / "report").glob("*.qmd") if "national.events" in expanded(page))
+    assert sorted(after_number) == including and "report.qmd" in including and "overview.qmd" in including
+    assert after_date == []
+    assert after_config is None
+
+
+def expanded(page: Path) -> str:
+    """A page's text with its includes (one level, from report/) inlined: what quotes a variable."""
+    text = page.read_text(encoding="utf-8")
+    for include in re.findall(r"\{\{< include (\S+) >\}\}", text):
+        path = page.parent / include
+        text += path.read_text(encoding="utf-8") if path.exists() else ""
+    return text
 
 
 def test_a_data_step_with_nothing_to_do_prints_one_line(built_data):

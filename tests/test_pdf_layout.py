@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO
 
-from conflict_report.report import build, checks, pdf_layout
+from conflict_report.report import checks, pdf_layout, stamp
 
 FIXTURE_DIR = FIXTURES / "pdf_layout"
 REPORT_QMD = REPO / "report" / "report.qmd"
-QUARTO = build.find_quarto()
+QUARTO = stamp.find_quarto()
 
 needs_quarto = pytest.mark.skipif(QUARTO is None, reason="Quarto not found: set QUARTO or put quarto on PATH")
 needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None,

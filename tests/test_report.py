@@ -170,7 +170,7 @@ def test_a_render_that_fails_its_checks_keeps_the_last_good_report(rendered_proj
     render is kept aside to look at. (An unknown `var` is already refused before the render.)"""
     root = copy_project(rendered_project, tmp_path / "project")
     output = root / "report" / "_output"
-    good = {name: (output / name).read_bytes() for name in ("report.pdf", "index.html", ".render-key")}
+    good = {name: (output / name).read_bytes() for name in ("report.pdf", "index.html", ".render-state.json", ".inputs-stamp")}
     with open(root / "report" / "_sections" / "overview.qmd", "a", encoding="utf-8") as section:
         section.write("\n{{< meta nope >}}\n")
     git(root, "commit", "--quiet", "--all", "-m", "an unknown metadata key")

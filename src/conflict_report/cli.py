@@ -37,9 +37,25 @@ def _notebooks(args) -> int:
 
 
 def _report(args) -> int:
+    from conflict_report.report import stamp
+
+    if stamp.nothing_changed(render=not args.no_render):  # before pandas and Quarto: a no-op stays fast
+        print("report/_output is up to date (nothing the render reads has changed)" if not args.no_render
+              else "report sources are up to date (nothing they are written from has changed)")
+        return 0
     from conflict_report.report import build as report
 
     return report.main(render_report=not args.no_render)
+
+
+def _all(args) -> int:
+    """What `make report` runs: the data, notebooks and report steps one after another, each
+    skipping what is up to date, in one process (a no-op `make report` starts Python once)."""
+    for step in (_data, _notebooks, _report):
+        status = step(args)
+        if status != 0:
+            return status
+    return 0
 
 
 def _curate_check(args) -> int:
@@ -75,7 +91,7 @@ def _serve(args) -> int:
 
 def _edition(args) -> int:
     from conflict_report.report import editions
-    from conflict_report.report.build import git_commit
+    from conflict_report.report.stamp import git_commit
 
     if args.action == "save":
         edition = editions.save(args.name, git_commit())
@@ -106,7 +122,7 @@ def _changes(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from conflict_report.report import checks as report_checks
+    from conflict_report.report.check_options import add_arguments as add_check_arguments
 
     parser = argparse.ArgumentParser(prog="python -m conflict_report", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -123,12 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write the report's generated sources and render it with Quarto")
     p.add_argument("--no-render", action="store_true", help="prepare report/ but do not call Quarto")
     p.set_defaults(func=_report)
+    p = sub.add_parser("all", help="data, notebooks and report, each only if something changed (what `make report` runs)")
+    p.set_defaults(func=_all, force=False, runs=None, workers=None, only=None, no_render=False)
     p = sub.add_parser("curate-check", help="validate the hand-curated files in data/curated/")
     p.add_argument("paths", nargs="*", help="files or folders (default data/curated)")
     p.set_defaults(func=_curate_check)
     p = sub.add_parser("check-render", help="check a rendered site and PDF (browser, links, ledger numbers); "
                        "without --site/--pdf/--render-log: report/_output, as `make report` checks it")
-    report_checks.add_arguments(p)
+    add_check_arguments(p)
     p.set_defaults(func=_check_render)
     p = sub.add_parser("actors", help="list every actor in the event table (valid values of the actor parameter), most events first")
     p.set_defaults(func=_actors)

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import hashlib
 import http.server
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -34,13 +32,12 @@ from conflict_report import atomic, paths
 from conflict_report.analysis import tables as report_tables
 from conflict_report.analysis.results import ACLED_LEFT_OUT
 from conflict_report.errors import PipelineError
-from conflict_report.report import pages
+from conflict_report.report import pages, render_plan, stamp
 from conflict_report.report.pages import ReportRun, load_report_runs  # noqa: F401 (the report's runs, used here and by callers)
 
 GENERATED, FIGURES = pages.GENERATED, pages.FIGURES
 TABLES = paths.REPORT / "data"
 VARIABLES = paths.REPORT / "_variables.yml"
-RENDER_KEY = paths.REPORT_OUTPUT / ".render-key"
 SCRATCH_OUTPUT = "_output.new"  # the render goes here, and replaces _output only once checked
 RENDER_LOG = paths.BUILD / "quarto-render.log"  # Quarto's stderr of the render now in report/_output
 MIN_PDF_PAGES = 10  # a shorter PDF lost its sections
@@ -65,20 +62,11 @@ class ReportError(PipelineError):
 
 # --- the ledger as Quarto variables ------------------------------------------------------------
 
-def git_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=paths.ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.ROOT, capture_output=True, text=True).stdout.strip()
-        return commit + ("-modified" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-
-
 def variables(runs: list[ReportRun]) -> dict:
     """Display text only: Quarto prints values as YAML parsed them (112337 -> 112337, 0.50 ->
     0.5), so every value is stored as the string the ledger formatted."""
     data = {run.key: {key: str(item["display"]) for key, item in run.results["values"].items()} for run in runs if run.results}
-    data["build"] = {"date": dt.date.today().isoformat(), "commit": git_commit()}
+    data["build"] = {"date": dt.date.today().isoformat(), "commit": stamp.git_commit()}
     country = report_country(runs)
     data["report"] = {"country": country, "title": f"Organised violence in {country}" if country else "Organised violence",
                       "boundaries_credit": boundaries_credit() or "no boundaries given (BOUNDARIES_ADMIN1, BOUNDARIES_ADMIN2 unset)"}
@@ -270,15 +258,19 @@ def write_sources(runs: list[ReportRun]) -> None:
         if not path.exists() or path.read_bytes() != data:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic.write_bytes(path, data)
-    copy_run_files(runs)
+    copied = copy_run_files(runs)
     write_inputs_csv()
+    remove_other_files(FIGURES, {*copied, *images})
+    remove_other_files(TABLES, {*copied, TABLES / "inputs.csv"})
     text = yaml.safe_dump(variables(runs), allow_unicode=True, sort_keys=True, width=200)
     atomic.write_text(VARIABLES, "# Written by `python -m conflict_report report` from build/*/results.json. Do not edit.\n" + text)
 
 
-def copy_run_files(runs: list[ReportRun]) -> None:
+def copy_run_files(runs: list[ReportRun]) -> set[Path]:
     """The runs' figures (PNG, SVG, CSV) into report/figures/<slug>/ and their tables (CSV)
-    into report/data/<slug>/, inside the project, so the site serves every file it links."""
+    into report/data/<slug>/, inside the project, so the site serves every file it links.
+    Returns the files it placed there."""
+    placed = set()
     for run in (r for r in runs if r.results):
         wanted = [(FIGURES / run.slug, figure[kind]) for figure in run.results["figures"] for kind in ("png", "svg", "csv")]
         wanted += [(TABLES / run.slug, table["file"]) for table in run.results["tables"]]
@@ -287,6 +279,21 @@ def copy_run_files(runs: list[ReportRun]) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             if not target.exists() or target.read_bytes() != source.read_bytes():
                 shutil.copyfile(source, target)
+            placed.add(target)
+    return placed
+
+
+def remove_other_files(folder: Path, keep: set[Path]) -> None:
+    """Remove the files in ``folder`` that no run put there now (a run taken out, a figure a
+    notebook no longer draws), and the folders left empty, so neither the site nor report/
+    keeps them."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*"), reverse=True):  # files before the folders holding them
+        if path.is_file() and path not in keep:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
 
 
 # The manifest's fields a reader needs; not `given`, which may be a path on the build machine.
@@ -306,10 +313,6 @@ def write_inputs_csv() -> None:
 
 # --- Quarto -----------------------------------------------------------------------------------
 
-def find_quarto() -> str | None:
-    return os.environ.get("QUARTO") or shutil.which("quarto")
-
-
 def quarto_version(binary: str) -> tuple[int, ...]:
     try:
         text = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
@@ -321,33 +324,15 @@ def quarto_version(binary: str) -> tuple[int, ...]:
     return tuple(int(x) for x in match.groups(default="0"))
 
 
-# Written by Quarto itself during a render (it lists its own folders in report/.gitignore):
-# hashing it would make the second `make report` after a fresh clone render again.
-NOT_READ_BY_RENDER = {".gitignore"}
+def run_quarto(binary: str, output_dir: str, pages: list[str] | None = None) -> tuple[int, str]:
+    """`quarto render` of the project, or of some of its pages, into ``output_dir``; returns its
+    exit code and its stderr, which is shown as it comes (Quarto's progress) and kept, because
+    Quarto only warns about unresolved references and unknown variables.
 
-
-def render_key() -> str:
-    """Hash of everything the render reads: a rebuild with nothing changed skips Quarto."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in paths.REPORT.rglob("*") if p.is_file() and "_output" not in p.parts and ".quarto" not in p.parts
-                       and p.relative_to(paths.REPORT).as_posix() not in NOT_READ_BY_RENDER):
-        if path == paths.REPORT / "runs.yml":
-            # The render reads the runs, not their comments (the pages come from the runs' results).
-            digest.update(json.dumps(yaml.safe_load(path.read_text(encoding="utf-8")), sort_keys=True).encode())
-        elif path == VARIABLES:
-            text = re.sub(r"(?m)^  date: .*$", "", path.read_text(encoding="utf-8"))  # the build date alone is no reason to render
-            digest.update(text.encode())
-        else:
-            digest.update(path.relative_to(paths.REPORT).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def run_quarto(binary: str, output_dir: str) -> tuple[int, str]:
-    """`quarto render` of the project into ``output_dir``; returns its exit code and its stderr,
-    which is shown as it comes (Quarto's progress) and kept, because Quarto only warns about
-    unresolved references and unknown variables."""
-    process = subprocess.Popen([binary, "render", str(paths.REPORT), "--output-dir", output_dir], cwd=paths.REPORT,
+    Quarto 1.10 renders several pages of a website in one call (`quarto render a.qmd b.qmd
+    --output-dir d`), each as in a whole render (byte for byte), and updates the site's
+    search.json and sitemap.xml for them, leaving the other pages in ``output_dir`` as they are."""
+    process = subprocess.Popen([binary, "render", *(pages or [str(paths.REPORT)]), "--output-dir", output_dir], cwd=paths.REPORT,
                                stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
     lines = []
     try:
@@ -374,15 +359,17 @@ def expected_texts() -> list[str]:
     return [national[key] for key in ("deaths_best", "events") if key in national]
 
 
-def check_output(output: Path, render_log: str | None, *, missing_tools_fail: bool = False) -> bool:
-    """Every rendered-report check on ``output`` (site in Chromium, PDF, Quarto's warnings);
-    prints the problems and returns True when there are none. A check whose tool is not
-    installed is skipped, said in one line, and fails only with ``missing_tools_fail``."""
+def check_output(output: Path, render_log: str | None, *, missing_tools_fail: bool = False,
+                 site_pages: list[str] | None = None, pdf: bool = True) -> bool:
+    """Every rendered-report check on ``output`` (site in Chromium, PDF, Quarto's warnings), or
+    on the pages ``site_pages`` names (HTML files) and the PDF only if ``pdf``; prints the
+    problems and returns True when there are none. A check whose tool is not installed is
+    skipped, said in one line, and fails only with ``missing_tools_fail``."""
     from conflict_report.report import checks as report_checks
 
-    problems = report_checks.check_rendered(output, output / PDF_NAME, expected_texts=expected_texts(), min_pages=MIN_PDF_PAGES,
-                                            require_a4=True, render_log=render_log,
-                                            source_qmd=paths.REPORT / "report.qmd")
+    problems = report_checks.check_rendered(output, output / PDF_NAME if pdf else None, expected_texts=expected_texts(),
+                                            min_pages=MIN_PDF_PAGES, require_a4=True, render_log=render_log,
+                                            source_qmd=paths.REPORT / "report.qmd", site_pages=site_pages)
     missing = [p for p in problems if p.kind is report_checks.Kind.TOOL_MISSING]
     failures = problems if missing_tools_fail else [p for p in problems if p not in missing]
     if missing:
@@ -392,14 +379,51 @@ def check_output(output: Path, render_log: str | None, *, missing_tools_fail: bo
     return not failures
 
 
-def render(binary: str) -> int:
+# The files the site serves from report/ beside its pages (_quarto.yml's `resources:` and the
+# files pages link): a partial render copies them itself, and removes those gone from report/.
+SITE_FILES = ("figures", "data", "changes-files")
+
+
+def sync_site_files(site: Path) -> None:
+    """Make the site's copies of report/figures, data and changes-files match report/ after a
+    partial render: changed files copied, files of runs no longer there removed. A PNG only a
+    page shows is there only if a page shows it (Quarto copies it with the page)."""
+    for name in SITE_FILES:
+        source_root, site_root = paths.REPORT / name, site / name
+        for target in sorted(site_root.rglob("*"), reverse=True) if site_root.is_dir() else []:
+            source = source_root / target.relative_to(site_root)
+            if target.is_file() and not source.is_file():
+                target.unlink()
+            elif target.is_dir() and not any(target.iterdir()):
+                target.rmdir()
+        for source in source_root.rglob("*") if source_root.is_dir() else []:
+            target = site_root / source.relative_to(source_root)
+            served = source.suffix in (".svg", ".csv") or target.exists()
+            if source.is_file() and served and (not target.exists() or target.read_bytes() != source.read_bytes()):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+
+
+def render(binary: str, state: render_plan.RenderState, inputs: str, pages_to_render: list[str] | None) -> int:
     """Render into a scratch folder, check it, and only then swap it in: a failed render, or one
-    that fails its checks, keeps the last good report (and its render key, so the next `make
-    report` renders and checks again)."""
+    that fails its checks, keeps the last good report (and its render state, so the next `make
+    report` renders and checks again).
+
+    ``pages_to_render`` None renders the whole project; a list renders those pages
+    into a copy of the last site (Quarto updates the site's search index for them), and only
+    they are checked."""
     scratch = paths.REPORT / SCRATCH_OUTPUT
     shutil.rmtree(scratch, ignore_errors=True)
     try:
-        returncode, log = run_quarto(binary, SCRATCH_OUTPUT)
+        if pages_to_render is not None:
+            shutil.copytree(paths.REPORT_OUTPUT, scratch, symlinks=True)
+        returncode, log = run_quarto(binary, SCRATCH_OUTPUT, pages_to_render)
+        if returncode == 0 and pages_to_render is not None:
+            # Quarto 1.10 copies the project's `resources:` of a partial render into
+            # <output-dir>/_output/ (the configured output-dir inside the given one), not
+            # beside the pages: that copy goes, and sync_site_files puts them in their place.
+            shutil.rmtree(scratch / paths.REPORT_OUTPUT.name, ignore_errors=True)
+            sync_site_files(scratch)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
@@ -407,11 +431,20 @@ def render(binary: str) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
         print(f"Quarto failed (exit {returncode}); the previous report in report/_output is unchanged.", file=sys.stderr)
         return returncode
-    print("checking the new render (site in Chromium, PDF, Quarto's warnings) before it replaces report/_output")
-    if not check_output(scratch, log):
+    if pages_to_render is None:
+        print("checking the new render (site in Chromium, PDF, Quarto's warnings) before it replaces report/_output")
+        passed = check_output(scratch, log)
+    else:
+        outputs = [render_plan.output_name(page) for page in pages_to_render]
+        site_pages = [name for name in outputs if name.endswith(".html")]
+        print(f"checking the new render of {', '.join(outputs)} (in Chromium, PDF, Quarto's warnings) before it replaces report/_output")
+        passed = check_output(scratch, log, site_pages=site_pages, pdf=PDF_NAME in outputs)
+    if not passed:
         print(f"The new render failed its checks (above); it is left in report/{SCRATCH_OUTPUT} to look at, "
               "and report/_output is unchanged.", file=sys.stderr)
         return 1
+    atomic.write_text(scratch / render_plan.STATE_NAME, state.as_json())
+    stamp.write(stamp.rendered_stamp(scratch), inputs)
     old = paths.REPORT / "_output.old"
     shutil.rmtree(old, ignore_errors=True)
     if paths.REPORT_OUTPUT.exists():
@@ -444,9 +477,10 @@ def main(render_report: bool = True) -> int:
         print("The report's sources have problems:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
     if not render_report:
+        stamp.write(stamp.SOURCES_STAMP, stamp.fingerprint(None))
         print("report sources written and checked (report/_generated, report/_variables.yml)")
         return 0
-    binary = find_quarto()
+    binary = stamp.find_quarto()
     if binary is None:
         print(f"error: Quarto not found on PATH (nor QUARTO=...).\n{INSTALL_QUARTO}", file=sys.stderr)
         return 3
@@ -456,14 +490,20 @@ def main(render_report: bool = True) -> int:
               f"which this report needs (reviewed with {'.'.join(map(str, QUARTO_REVIEWED_VERSION))}).\n{INSTALL_QUARTO}", file=sys.stderr)
         return 3
     shutil.rmtree(paths.REPORT / SCRATCH_OUTPUT, ignore_errors=True)  # a render that failed its checks: rendered again below
-    key = render_key()
-    if RENDER_KEY.exists() and RENDER_KEY.read_text().strip() == key and (paths.REPORT_OUTPUT / PDF_NAME).exists():
+    state = render_plan.current_state(".".join(map(str, version)))
+    last = render_plan.read_state(paths.REPORT_OUTPUT) if (paths.REPORT_OUTPUT / PDF_NAME).exists() else None
+    todo = render_plan.pages_to_render(last, state)
+    inputs = stamp.fingerprint(binary)
+    if todo == []:
+        stamp.write(stamp.rendered_stamp(), inputs)  # the next `make report` with nothing changed stops sooner
         print("report/_output is up to date (nothing the render reads has changed)")
         return 0
-    print("report sources written and checked (report/_generated, report/_variables.yml); rendering")
-    status = render(binary)
+    if todo is None:
+        print("report sources written and checked (report/_generated, report/_variables.yml); rendering the whole site and the PDF")
+    else:
+        print(f"report sources written and checked; rendering what changed: {', '.join(todo)}")
+    status = render(binary, state, inputs, todo)
     if status == 0:
-        atomic.write_text(RENDER_KEY, key + "\n")
         print(f"report written: report/_output/index.html and report/_output/{PDF_NAME}")
     return status
 

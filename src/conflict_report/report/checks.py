@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from conflict_report.report import pdf_layout
+from conflict_report.report.check_options import add_arguments
 
 __all__ = [
     "LOCAL_HOSTS",
@@ -134,7 +135,10 @@ class BrowserCheckError(RuntimeError):
 # --------------------------------------------------------------------------------------------------
 
 
-def _html_pages(site_dir: Path) -> list[Path]:
+def _html_pages(site_dir: Path, names: Sequence[str] | None = None) -> list[Path]:
+    """Every HTML page of the site, or those of ``names`` that are there."""
+    if names is not None:
+        return sorted(site_dir / name for name in names if (site_dir / name).is_file())
     return sorted(path for path in site_dir.rglob("*.html") if path.is_file())
 
 
@@ -242,18 +246,21 @@ class _PageParser(HTMLParser):
             self.text_chunks.append(data)
 
 
-def check_site_from_disk(site_dir: Path) -> list[Problem]:
-    """Check every HTML page of a rendered site without a browser.
+def check_site_from_disk(site_dir: Path, pages: Sequence[str] | None = None) -> list[Problem]:
+    """Check every HTML page of a rendered site (or the ``pages`` named, paths in the site)
+    without a browser.
 
     Reports relative links and sources that do not resolve to a file inside the site, resources
     (img/script src, stylesheet-like link href) loaded from other hosts, images without alt text, and
     Quarto's failure markers left in the text. Links to other sites, ``#anchors`` and ``mailto:`` are fine.
     """
     site_dir = Path(site_dir)
-    pages = _html_pages(site_dir)
-    if not pages:
+    found = _html_pages(site_dir, pages)
+    if not found:
         return _no_pages_problem(site_dir)
-    return [problem for page in pages for problem in _check_page_from_disk(site_dir, page)]
+    missing = [Problem(Kind.MISSING_OUTPUT, str(site_dir / name), "the page was rendered but is not in the site")
+               for name in pages or () if not (site_dir / name).is_file()]
+    return missing + [problem for page in found for problem in _check_page_from_disk(site_dir, page)]
 
 
 def _check_page_from_disk(site_dir: Path, page: Path) -> list[Problem]:
@@ -466,6 +473,7 @@ def check_site_in_browser(
     *,
     page_timeout: float = 15.0,
     extra_allowed_hosts: Collection[str] = (),
+    pages: Sequence[str] | None = None,
 ) -> list[Problem]:
     """Load every HTML page of a rendered site in headless Chromium and report what went wrong.
 
@@ -477,8 +485,8 @@ def check_site_in_browser(
     reported with their URL. Raises BrowserCheckError if Chromium cannot be started or driven.
     """
     site_dir = Path(site_dir)
-    pages = _html_pages(site_dir)
-    if not pages:
+    found = _html_pages(site_dir, pages)
+    if not found:
         return _no_pages_problem(site_dir)
     chromium = find_chromium()
     if chromium is None:
@@ -486,7 +494,7 @@ def check_site_in_browser(
     allowed_hosts = LOCAL_HOSTS | frozenset(extra_allowed_hosts)
     problems: list[Problem] = []
     with _serving(site_dir) as base_url, _launched_browser(chromium) as context:
-        for page in pages:
+        for page in found:
             name = _page_name(site_dir, page)
             problems += _visit_page(context, base_url + quote(name), _PageVisit(name, allowed_hosts), page_timeout)
     return problems
@@ -644,19 +652,21 @@ def check_rendered(
     render_log: str | None = None,
     browser: bool = True,
     source_qmd: Path | None = None,
+    site_pages: Sequence[str] | None = None,
 ) -> list[Problem]:
     """Every check of a rendered report in one call (what `make report` runs on a new render
     before it replaces the last good one, and what `check-render` runs): the site from disk and
     in the browser, the PDF, and Quarto's warnings in ``render_log`` (its stderr).
 
     A tool that is not installed gives a :attr:`Kind.TOOL_MISSING` problem; the caller decides
-    whether that fails the run or is only said."""
+    whether that fails the run or is only said. ``site_pages`` limits the site's checks to
+    those pages (paths in the site: what a partial render wrote); an empty list skips them."""
     problems: list[Problem] = []
-    if site is not None:
-        problems += check_site_from_disk(site)
+    if site is not None and (site_pages is None or site_pages):
+        problems += check_site_from_disk(site, site_pages)
         if browser:
             try:
-                problems += check_site_in_browser(site)
+                problems += check_site_in_browser(site, pages=site_pages)
             except BrowserCheckError as error:
                 problems.append(Problem(Kind.CHECK_FAILED, str(site), f"the browser check could not run: {error}"))
     if pdf is not None:
@@ -664,22 +674,6 @@ def check_rendered(
     if render_log is not None:
         problems += check_quarto_stderr(render_log)
     return problems
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `python -m conflict_report check-render`."""
-    parser.add_argument("--site", type=Path, help="folder of the rendered HTML site (holds index.html)")
-    parser.add_argument("--no-browser", action="store_true", help="skip the headless Chromium check of the site")
-    parser.add_argument("--pdf", type=Path, help="the rendered PDF")
-    parser.add_argument(
-        "--expect", action="append", default=[], metavar="TEXT", help="text the PDF must contain (repeatable)"
-    )
-    parser.add_argument("--pdf-source", type=Path,
-                        help="the .qmd that rendered the PDF: check the layout against its margins and title (report/report.qmd)")
-    parser.add_argument("--min-pages", type=int, default=2)
-    parser.add_argument("--max-pages", type=int, default=200)
-    parser.add_argument("--a4", action="store_true", help="require every PDF page to be A4")
-    parser.add_argument("--render-log", type=Path, help="stderr of `quarto render`, to check for warnings")
 
 
 def run(arguments: argparse.Namespace) -> int:

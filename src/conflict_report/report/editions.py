@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conflict_report import atomic, paths
+from conflict_report.report.stamp import editions_dir  # noqa: F401 (also used as editions.editions_dir)
 from conflict_report.errors import PipelineError
 
 EDITION_FILE = "edition.json"
@@ -40,10 +41,6 @@ FORMAT = 1
 
 class EditionError(PipelineError):
     pass
-
-
-def editions_dir() -> Path:
-    return Path(os.environ["EDITIONS_DIR"]).resolve() if os.environ.get("EDITIONS_DIR") else paths.ROOT / "editions"
 
 
 def sha256_file(path: Path) -> str:
@@ -134,8 +131,8 @@ def current_runs() -> list:
 
 def save(name: str, commit: str) -> Edition:
     """Record the current build as edition `name` (after `make notebooks`; Quarto not needed).
-    `commit`: the project's commit as report.build.git_commit() gives it (passed in: report.build
-    imports this module's comparison, so this module cannot import it back)."""
+    `commit`: the project's commit as report.stamp.git_commit() gives it (passed in, as the
+    command line has it already)."""
     from conflict_report.data.build import code_fingerprint
 
     check_name(name)

@@ -58,13 +58,18 @@ def expand(path: Path, report_dir: Path, problems: list[str], seen: tuple[Path, 
     return INCLUDE.sub(inline, text)
 
 
-def variable_exists(variables: dict, dotted: str) -> bool:
+def variable_value(variables: dict, dotted: str) -> object:
+    """The value of `{{< var a.b >}}` in _variables.yml, or None."""
     node: object = variables
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
-            return False
+            return None
         node = node[part]
-    return isinstance(node, (str, int, float))
+    return node
+
+
+def variable_exists(variables: dict, dotted: str) -> bool:
+    return isinstance(variable_value(variables, dotted), (str, int, float))
 
 
 def notebook_labels(notebook: Path) -> set[str]:
