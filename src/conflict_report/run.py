@@ -89,10 +89,18 @@ class Run:
         """'Source: UCDP 19.1, CC BY 4.0; ACLED, ACLED terms of use' for the sources given."""
         return "Source: " + "; ".join(f"{self.source_version(s)}, {LICENCES[s]}" for s in sources)
 
+    @property
+    def versions(self) -> dict[str, str]:
+        """Each event source's dataset version, as the data step read it (manifest.json)."""
+        return {i["source"]: i["dataset_version"] for i in self.manifest.get("inputs", []) if "rows_read" in i}
+
     def source_version(self, source: str) -> str:
         """'UCDP 19.1' (the GED release), 'ACLED', 'events curated from news reports'."""
-        versions = {i["source"]: i["dataset_version"] for i in self.manifest.get("inputs", []) if "rows_read" in i}
-        return {"ucdp_ged": f"UCDP {versions.get('ucdp_ged', 'GED')}", "acled": "ACLED"}.get(source, "events curated from news reports")
+        return {"ucdp_ged": f"UCDP {self.versions.get('ucdp_ged', 'GED')}", "acled": "ACLED"}.get(source, "events curated from news reports")
+
+    def source_edition(self, source: str) -> str:
+        """The version the data step read: 'UCDP 19.1', 'ACLED export (data as of 2023-11-14)'."""
+        return self.versions.get(source, "ACLED") if source == "acled" else self.source_version(source)
 
     @property
     def scope(self) -> str:
@@ -225,7 +233,7 @@ def record_data_facts(run: Run) -> None:
     for item in run.manifest.get("inputs", []):
         out.text(f"version_{item['name'].replace(':', '_').replace('.', '_')}", item["dataset_version"], f"version of input {item['file_name']}")
     out.text("source_line", run.source_line, "the source line under every figure")
-    out.text("event_source_version", run.source_version(run.event_source), "the event source counted, with its version")
+    out.text("event_source_version", run.source_edition(run.event_source), "the event source counted, with its version")
     for field_name, value in dataclasses.asdict(text).items():
         out.text(f"event_source_{field_name}", value, f"the prose's words for the event source counted ({field_name})")
 

@@ -235,7 +235,14 @@ def changes_files() -> dict[Path, str]:
 
 def write_sources(runs: list[ReportRun]) -> None:
     """Write the generated files (and remove stale ones, e.g. of a governorate taken out)."""
+    from conflict_report.report.sources_check import hidden_includes
+
+    atomic.write_text(INPUTS_METADATA, "# Written by `python -m conflict_report report` from data/processed/manifest.json. Do not edit.\n"
+                      + yaml.safe_dump(inputs_metadata(runs), sort_keys=True))
     files, images = generated_files(runs)
+    for include in sorted(hidden_includes(paths.REPORT)):
+        # Included from a block this build hides (its source is absent): Quarto still reads the file.
+        files.setdefault(paths.REPORT / include, "<!-- Not in this build: the block that includes this is hidden (report/_inputs.yml). -->\n")
     for stale in [*GENERATED.glob("*.qmd"), *(p for pattern in pages.GENERATED_PAGES for p in paths.REPORT.glob(pattern))]:
         if stale not in files:
             stale.unlink()
@@ -248,8 +255,6 @@ def write_sources(runs: list[ReportRun]) -> None:
             atomic.write_bytes(path, data)
     copy_run_files(runs)
     write_inputs_csv()
-    atomic.write_text(INPUTS_METADATA, "# Written by `python -m conflict_report report` from data/processed/manifest.json. Do not edit.\n"
-                      + yaml.safe_dump(inputs_metadata(runs), sort_keys=True))
     text = yaml.safe_dump(variables(runs), allow_unicode=True, sort_keys=True, width=200)
     atomic.write_text(VARIABLES, "# Written by `python -m conflict_report report` from build/*/results.json. Do not edit.\n" + text)
 

@@ -61,6 +61,20 @@ def without_hidden(text: str, metadata: dict) -> str:
     return text
 
 
+def hidden_includes(report_dir: Path) -> set[str]:
+    """The includes that sit in blocks this build's metadata hides, in the hand-written pages and
+    sections. Quarto resolves an include before it hides its block, so each must exist: the
+    report step writes an empty one where no run made it (an ACLED-only build has no UCDP
+    published-totals table)."""
+    metadata = build_metadata(report_dir)
+    found: set[str] = set()
+    for page in [*report_dir.glob("*.qmd"), *(report_dir / "_sections").glob("*.qmd")]:
+        text = page.read_text(encoding="utf-8")
+        shown = without_hidden(text, metadata)
+        found |= set(INCLUDE.findall(text)) - set(INCLUDE.findall(shown))
+    return found
+
+
 def build_metadata(report_dir: Path) -> dict:
     path = report_dir / "_inputs.yml"
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
