@@ -136,7 +136,8 @@ TABLE_DISPLAY = {
 # Notes printed under a table (the reasoning its rows point to by number).
 TABLE_NOTES = {"claims_checked": report_tables.claims_notes}
 # Room for a one-word header ("Strikes") or a short phrase, which Typst cannot break.
-TABLE_MIN_WIDTHS = {"claims_checked": report_tables.CLAIMS_MIN_WIDTHS, "curated_events": {"Strikes": 12, "Civilian deaths": 16, "Deaths": 18}}
+TABLE_MIN_WIDTHS = {"claims_checked": report_tables.CLAIMS_MIN_WIDTHS, "by_year_and_source": {"Year": 8, "Source": 10},
+                    "curated_events": {"Strikes": 12, "Civilian deaths": 16, "Deaths": 18}}
 CSV_DTYPES = {"count": "Int64", "number": "float64", "share": "float64"}
 
 
