@@ -52,7 +52,8 @@ def by_year_and_source(events: pd.DataFrame, spans: dict, years: range) -> pd.Da
             rows.append({**row, "covered": "whole year" if whole else f"{start:%-d %B} to {end:%-d %B}",
                          "events": len(part), **{c: int(part[c].sum()) for c in [*DEATHS, "deaths_civilians"]}})
     columns = ["year", "source", "covered", "events", *DEATHS, "deaths_civilians"]
-    table = pd.DataFrame(rows, columns=columns)
+    # Year by year, the sources of each year together, so the eye compares them row to row.
+    table = pd.DataFrame(rows, columns=columns).sort_values("year", kind="stable").reset_index(drop=True)
     return table.astype({c: "Int64" for c in ["events", *DEATHS, "deaths_civilians"]})
 
 
