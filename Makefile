@@ -76,4 +76,4 @@ bench: $(ENV_READY) ## run the benchmarks (minutes to hours; see benchmarks/RESU
 	$(PYTHON) benchmarks/run.py rebuild --repeat 3
 
 clean: ## remove generated outputs (not .venv, not downloads in data/raw)
-	rm -rf data/processed build report/_output report/_output.new report/_output.old report/_generated report/_variables.yml report/.quarto report/data
+	rm -rf data/processed build report/_output report/_output.new report/_output.old report/_generated report/_variables.yml report/_inputs.yml report/.quarto report/data

@@ -33,13 +33,14 @@ start = "2014-11-01"
 end = "2014-11-30"
 sources = ["ucdp_ged", "acled", "curated"]
 violence_types = ["state-based", "non-state", "one-sided", "other"]
+primary_source = "ucdp_ged"
 context_year = 2014
 
 # %%
 from conflict_report import case_study, run as run_
 
 run = run_.start("case_study", country=country, governorate=governorate, actor=actor, start=start, end=end,
-                 sources=sources, violence_types=violence_types)
+                 sources=sources, violence_types=violence_types, primary_source=primary_source)
 case_study.ucdp_year_context(run, int(context_year))
 
 # %% [markdown]

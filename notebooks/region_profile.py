@@ -30,12 +30,13 @@ start = "2016-01-01"
 end = "2019-12-31"
 sources = ["ucdp_ged", "acled", "curated"]
 violence_types = ["state-based", "non-state", "one-sided"]
+primary_source = "ucdp_ged"
 
 # %%
 from conflict_report import run as run_, sections
 
 run = run_.start("region_profile", country=country, governorate=governorate, actor=actor, start=start, end=end,
-                 sources=sources, violence_types=violence_types)
+                 sources=sources, violence_types=violence_types, primary_source=primary_source)
 run.record_share_of_national()
 run.summary()
 

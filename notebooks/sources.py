@@ -30,12 +30,13 @@ start = "2016-01-01"
 end = "2019-12-31"
 sources = ["ucdp_ged", "acled", "curated"]
 violence_types = ["state-based", "non-state", "one-sided"]
+primary_source = "ucdp_ged"
 
 # %%
 from conflict_report import run as run_, source_sections
 
 run = run_.start("sources", country=country, governorate=governorate, actor=actor, start=start, end=end,
-                 sources=sources, violence_types=violence_types)
+                 sources=sources, violence_types=violence_types, primary_source=primary_source)
 run.summary()
 
 # %% [markdown]
@@ -46,6 +47,16 @@ run.summary()
 # %%
 #| label: fig-coverage
 source_sections.source_coverage(run)
+
+# %% [markdown]
+# ## The event sources side by side
+#
+# With both UCDP GED and ACLED, the run counts the primary source (`primary_source`) and shows
+# the other here, year by year: the two record the same war, so they are never added up.
+
+# %%
+#| label: tbl-by-source
+source_sections.source_comparison(run)
 
 # %% [markdown]
 # ## Events linked across sources

@@ -69,9 +69,9 @@ def test_no_event_source_left_is_a_clear_error(scratch_project) -> None:
 
 # --- ACLED alone ---------------------------------------------------------------------------------
 
-def acled_export_from_ged(target: Path, rows: int = 3000) -> pd.DataFrame:
+def acled_export_from_ged(target: Path, rows: int | None = 3000) -> pd.DataFrame:
     """ACLED's export format, filled from real GED rows: ACLED's column names and event types,
-    one fatalities figure (GED's best), its inter codes and civilian-targeting mark."""
+    one fatalities figure (GED's best), its inter codes and civilian-targeting mark. rows=None: every row."""
     ged = pd.read_csv(UCDP_GED_FILE, nrows=rows)
     state_a = ged["side_a"].str.startswith("Government of")
     event_type = ged["type_of_violence"].map({1: "Battles", 2: "Battles", 3: "Violence against civilians"})
@@ -86,7 +86,8 @@ def acled_export_from_ged(target: Path, rows: int = 3000) -> pd.DataFrame:
         "event_type": event_type,
         "sub_event_type": event_type.map({"Battles": "Armed clash", "Violence against civilians": "Attack",
                                           "Explosions/Remote violence": "Air/drone strike"}),
-        "actor1": ged["side_a"].where(~state_a, "Military Forces of Syria (2000-)"),
+        # Syria's army under ACLED's name; other governments keep UCDP's (actors.csv knows both).
+        "actor1": ged["side_a"].mask(ged["side_a"] == "Government of Syria", "Military Forces of Syria (2000-)"),
         "assoc_actor_1": "",
         "inter1": state_a.map({True: "State forces", False: "Rebel group"}),
         "actor2": ged["side_b"].where(ged["type_of_violence"] != 3, "Civilians (Syria)"),

@@ -16,15 +16,49 @@ from IPython.display import Markdown
 
 from conflict_report import paths
 from conflict_report.analysis import views as analysis
-from conflict_report.analysis.params import RunParameters, check_parameters
+from conflict_report.analysis.params import RunParameters, check_parameters, counted_sources
 from conflict_report.analysis.results import RunOutputs
 from conflict_report.data import build as data_step
 from conflict_report.data import geo, normalise
 from conflict_report.data.inputs import CURATED_ABSENT
+from conflict_report.data.schema import EVENT_SOURCES
 from conflict_report.errors import ParameterError
 
-CIVILIANS_NO_RANGE = "UCDP gives one estimate of civilian deaths per event, with no low or high"
 LICENCES = {"ucdp_ged": "CC BY 4.0", "acled": "ACLED terms of use", "curated": "see citations"}
+
+
+@dataclass(frozen=True)
+class EventSourceText:
+    """How the report's prose names the event source a run counts, and what its figures mean:
+    recorded in every ledger (`event_source_*`), so no page names a source that is not there."""
+    name: str  # 'UCDP', as in "UCDP recorded ..."
+    full: str  # first mention, with its citation
+    estimates: str  # what the low, best and high estimates are
+    civilians: str  # what counts as a civilian death
+    civilians_no_range: str  # why civilian deaths have no low or high
+    precision: str  # how coarsely dated or placed records are coded
+
+
+EVENT_SOURCE_TEXT = {
+    "ucdp_ged": EventSourceText(
+        "UCDP", "the Uppsala Conflict Data Program (UCDP) [@sundberg2013ged]",
+        "The first figure is UCDP's best estimate; the range runs from its low to its high estimate, and this report "
+        "never quotes one without the other.",
+        "by UCDP's best estimate of civilians killed",
+        "UCDP gives one estimate of civilian deaths per event, with no low or high",
+        "UCDP codes how exactly it knows when and where an event happened"),
+    "acled": EventSourceText(
+        "ACLED", "the Armed Conflict Location & Event Data Project (ACLED) [@raleigh2010acled]",
+        "ACLED gives one fatality figure per event, so the low, best and high estimates quoted here are that one "
+        "figure and every range is a single number.",
+        "by ACLED's civilian-targeting mark (deaths in events ACLED codes as aimed at civilians)",
+        "ACLED gives one fatality figure per event; civilian deaths are those of events it codes as civilian targeting",
+        "ACLED codes how exactly it knows when and where an event happened"),
+    "curated": EventSourceText(
+        "the curated events", "events curated from news reports",
+        "Where a source gives a figure as a lower bound, the low and best estimates are that figure.",
+        "as the news reports give them", "the news reports give one civilian figure", "each row codes its own precision"),
+}
 
 
 @dataclass
@@ -37,12 +71,37 @@ class Run:
     period: analysis.Period  # the parameters' period clipped to what the sources cover
 
     @property
+    def event_source(self) -> str:
+        """The event source the run counts (one of schema.EVENT_SOURCES; 'curated' for a run of
+        curated events alone)."""
+        return next((s for s in self.parameters.sources if s in EVENT_SOURCES), "curated")
+
+    @property
+    def source_text(self) -> EventSourceText:
+        return EVENT_SOURCE_TEXT[self.event_source]
+
+    @property
     def source_line(self) -> str:
         """'Source: UCDP GED 19.1, CC BY 4.0' for the sources this run's events come from."""
-        versions = {i["source"]: i["dataset_version"] for i in self.manifest.get("inputs", []) if "rows_read" in i}
-        used = [s for s in self.parameters.sources if s in set(self.selected["source"])] or ["ucdp_ged"]
-        names = {"ucdp_ged": f"UCDP {versions.get('ucdp_ged', 'GED')}", "acled": "ACLED", "curated": "events curated from news reports"}
-        return "Source: " + "; ".join(f"{names[s]}, {LICENCES[s]}" for s in used)
+        used = [s for s in self.parameters.sources if s in set(self.selected["source"])] or [self.event_source]
+        return self.source_credit(used)
+
+    def source_credit(self, sources) -> str:
+        """'Source: UCDP 19.1, CC BY 4.0; ACLED, ACLED terms of use' for the sources given."""
+        return "Source: " + "; ".join(f"{self.source_version(s)}, {LICENCES[s]}" for s in sources)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Each event source's dataset version, as the data step read it (manifest.json)."""
+        return {i["source"]: i["dataset_version"] for i in self.manifest.get("inputs", []) if "rows_read" in i}
+
+    def source_version(self, source: str) -> str:
+        """'UCDP 19.1' (the GED release), 'ACLED', 'events curated from news reports'."""
+        return {"ucdp_ged": f"UCDP {self.versions.get('ucdp_ged', 'GED')}", "acled": "ACLED"}.get(source, "events curated from news reports")
+
+    def source_edition(self, source: str) -> str:
+        """The version the data step read: 'UCDP 19.1', 'ACLED export (data as of 2023-11-14)'."""
+        return self.versions.get(source, "ACLED") if source == "acled" else self.source_version(source)
 
     @property
     def scope(self) -> str:
@@ -152,6 +211,8 @@ def start(notebook: str, **raw) -> Run:
     parameters = check_parameters(notebook, known_actors=analysis.known_actors(events),
                                   known_countries=sorted(events["country"].dropna().unique()),
                                   known_governorates=analysis.known_governorates(events, country), **raw)
+    # GED and ACLED are never added up: the run counts one of them (results.json records which).
+    parameters = dataclasses.replace(parameters, sources=counted_sources(parameters, set(events["source"].unique())))
     manifest = json.loads(paths.MANIFEST.read_text(encoding="utf-8"))
     if notebook in CURATED_NOTEBOOKS and curated_absent(manifest):
         # Its period is the curated events'; without them the run records what is missing.
@@ -173,7 +234,8 @@ def record_data_facts(run: Run) -> None:
     out.count("events", totals["events"], "events counted in this run")
     out.deaths("deaths", totals["deaths_low"], totals["deaths_best"], totals["deaths_high"], "deaths in organised violence",
                lower_bound=bool(frame["deaths_is_lower_bound"].any()))
-    out.deaths_single("deaths_civilians", totals["deaths_civilians"], "civilian deaths (UCDP's best estimate of civilians killed)", CIVILIANS_NO_RANGE)
+    text = run.source_text
+    out.deaths_single("deaths_civilians", totals["deaths_civilians"], f"civilian deaths ({text.civilians})", text.civilians_no_range)
     out.share("civilian_share", totals["deaths_civilians"], totals["deaths_best"], "civilian deaths as a share of all deaths (best estimates)")
     for key, value in analysis.precision_counts(frame).items():
         if isinstance(value, tuple):  # deaths, as (low, best, high)
@@ -191,6 +253,9 @@ def record_data_facts(run: Run) -> None:
     for item in run.manifest.get("inputs", []):
         out.text(f"version_{item['name'].replace(':', '_').replace('.', '_')}", item["dataset_version"], f"version of input {item['file_name']}")
     out.text("source_line", run.source_line, "the source line under every figure")
+    out.text("event_source_version", run.source_edition(run.event_source), "the event source counted, with its version")
+    for field_name, value in dataclasses.asdict(text).items():
+        out.text(f"event_source_{field_name}", value, f"the prose's words for the event source counted ({field_name})")
 
 
 def finish(run: Run) -> Path:

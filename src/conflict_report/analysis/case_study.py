@@ -13,8 +13,15 @@ from conflict_report.data.inputs import CURATED_REMEDY
 from conflict_report.run import Run, curated_absent
 
 
-CLAIMS_CREDIT = ("Sources: claims and events curated from news reports (see citations); UCDP GED and UCDP Country-Year "
-                 "Dataset on Organized Violence, CC BY 4.0")
+CLAIMS_CREDIT = "Sources: claims and events curated from news reports (see citations)"
+SOURCE_CREDITS = {"ucdp_ged": "UCDP GED, CC BY 4.0", "acled": "ACLED, ACLED terms of use",
+                  "country_year": "UCDP Country-Year Dataset on Organized Violence, CC BY 4.0"}
+
+
+def claims_credit(run: Run, country_year_given: bool) -> str:
+    """The credit of the claims table: the sources it checked against, those present only."""
+    present = [s for s in ("ucdp_ged", "acled") if (run.events["source"] == s).any()] + (["country_year"] if country_year_given else [])
+    return "; ".join([CLAIMS_CREDIT, *(SOURCE_CREDITS[s] for s in present)])
 LOWER_BOUND = "a lower bound: the source says 'at least' and gives no upper figure"
 
 
@@ -70,7 +77,7 @@ def claims_checked(run: Run) -> Markdown:
     country_year = coverage.load_country_year()
     checks = claims.check_claims(curated.read_claims(), run.events, country_year if country_year is not None else pd.DataFrame())
     run.outputs.save_table("claims_checked", checks, "Each claim of the article checked against each source",
-                           credit=CLAIMS_CREDIT)
+                           credit=claims_credit(run, country_year is not None))
     for key, text in claims.claims_ledger(checks).items():
         run.outputs.text(key, text, "claim check (see claims_checked.csv)")
     run.outputs.count("claims", checks["claim_id"].nunique(), "claims checked", "claims")

@@ -85,7 +85,8 @@ def check_claims(claims: pd.DataFrame, events: pd.DataFrame, country_year: pd.Da
     for claim in claims.itertuples(index=False):
         for source in sources:
             rows.append(judge(claim, SOURCE_LABELS[source], source, event_table_figures(claim, events, source)))
-        rows.append(judge(claim, f"UCDP country-year {version}".strip(), COUNTRY_YEAR_KEY, country_year_figures(claim, country_year)))
+        if "country" in country_year.columns:  # not given: not a source of this report, so no row ("not covered" is for a source present)
+            rows.append(judge(claim, f"UCDP country-year {version}".strip(), COUNTRY_YEAR_KEY, country_year_figures(claim, country_year)))
     checks = pd.DataFrame(rows, columns=CHECK_COLUMNS)
     numbers = ["source_low", "source_best", "source_high", "difference"]
     checks[numbers] = checks[numbers].astype("Int64")  # whole numbers, empty where not covered

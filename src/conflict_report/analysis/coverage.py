@@ -8,7 +8,7 @@ import pandas as pd
 
 from conflict_report import paths
 from conflict_report.analysis.views import DEATHS, long_date
-from conflict_report.data.schema import QUALITY_FLAGS
+from conflict_report.data.schema import EVENT_SOURCES, QUALITY_FLAGS
 
 # OWID checks GED sums against UCDP's own tables within 1.5% when both come from the same
 # release. Across releases UCDP revises and adds events, so a larger gap is expected there:
@@ -18,8 +18,43 @@ TYPE_COLUMNS = {"state-based": "state_based", "non-state": "non_state", "one-sid
 
 
 def events_per_month(events: pd.DataFrame) -> pd.DataFrame:
+    """Events per month and source over every month of the table's span. A month outside an
+    event source's coverage (before its first or after its last event) is empty, "not
+    covered", never 0: an ACLED export that starts in 2017 says nothing about 2016. The curated
+    rows cover no period, so a month without one is 0."""
     table = events.assign(month=events["date_start"].dt.strftime("%Y-%m")).groupby(["month", "source"]).size()
-    return table.unstack("source", fill_value=0).reset_index()
+    table = table.unstack("source", fill_value=0)
+    months = pd.period_range(table.index.min(), table.index.max(), freq="M").strftime("%Y-%m")
+    table = table.reindex(months, fill_value=0).astype("Int64")
+    for source in (s for s in EVENT_SOURCES if s in table.columns):
+        dates = events.loc[events["source"] == source, "date_start"]
+        outside = (table.index < f"{dates.min():%Y-%m}") | (table.index > f"{dates.max():%Y-%m}")
+        table.loc[outside, source] = pd.NA
+    return table.rename_axis("month").reset_index().rename_axis(None, axis=1)
+
+
+def by_year_and_source(events: pd.DataFrame, spans: dict, years: range) -> pd.DataFrame:
+    """Events and deaths per year for each event source, side by side and never added up; a
+    year outside a source's coverage (`spans`: source -> first and last day, views.source_spans)
+    is "not covered" (no numbers), a year it covers in part says which days."""
+    rows = []
+    for source in (s for s in EVENT_SOURCES if s in spans):
+        mine = events[events["source"] == source]
+        first, last = spans[source]
+        for year in years:
+            start, end = max(first, pd.Timestamp(year=year, month=1, day=1)), min(last, pd.Timestamp(year=year, month=12, day=31))
+            row = {"year": year, "source": source}
+            if start > end:
+                rows.append({**row, "covered": "not covered"})
+                continue
+            part = mine[mine["date_start"].dt.year == year]
+            whole = (start.month, start.day, end.month, end.day) == (1, 1, 12, 31)
+            rows.append({**row, "covered": "whole year" if whole else f"{start:%-d %B} to {end:%-d %B}",
+                         "events": len(part), **{c: int(part[c].sum()) for c in [*DEATHS, "deaths_civilians"]}})
+    columns = ["year", "source", "covered", "events", *DEATHS, "deaths_civilians"]
+    # Year by year, the sources of each year together, so the eye compares them row to row.
+    table = pd.DataFrame(rows, columns=columns).sort_values("year", kind="stable").reset_index(drop=True)
+    return table.astype({c: "Int64" for c in ["events", *DEATHS, "deaths_civilians"]})
 
 
 def linked_events(events: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 
 from conflict_report.data import normalise
-from conflict_report.data.schema import SOURCES, VIOLENCE_TYPES
+from conflict_report.data.schema import EVENT_SOURCES, SOURCES, VIOLENCE_TYPES
 from conflict_report.errors import ParameterError
 
 DEFAULT_START, DEFAULT_END = "2016-01-01", "2019-12-31"
@@ -29,6 +29,9 @@ class RunParameters:
     end: dt.date = dt.date.fromisoformat(DEFAULT_END)
     sources: tuple[str, ...] = SOURCES
     violence_types: tuple[str, ...] = VIOLENCE_TYPES[:3]
+    # The event source the headline figures come from when the table holds both (GED and ACLED
+    # are never added up); the other is shown beside it on the sources page. See counted_sources.
+    primary_source: str = EVENT_SOURCES[0]
     slug: str = field(default="", compare=False)
 
     def as_dict(self) -> dict:
@@ -64,6 +67,24 @@ def _choices(name: str, value: object, valid: tuple[str, ...]) -> tuple[str, ...
     if unknown or not items:
         raise ParameterError(name, value, f"unknown value(s) {unknown}" if unknown else "empty", ", ".join(valid))
     return tuple(dict.fromkeys(items))
+
+
+def _one_choice(name: str, value: object, valid: tuple[str, ...]) -> str:
+    text = _optional_text(value)
+    if text not in valid:
+        raise ParameterError(name, value, "not one of the event sources", ", ".join(valid))
+    return text
+
+
+def counted_sources(p: RunParameters, present: set[str]) -> tuple[str, ...]:
+    """The sources a run adds up: of its `sources`, one event source only (GED and ACLED record
+    the same war, so their sum would count it twice) and the curated events. The one is the
+    primary source when the event table holds it; else the event source the table does hold
+    (an ACLED-only build counts ACLED whatever the primary)."""
+    events = [s for s in p.sources if s in EVENT_SOURCES and s in present]
+    chosen = p.primary_source if p.primary_source in events else events[:1]
+    chosen = [chosen] if isinstance(chosen, str) else chosen
+    return tuple(s for s in p.sources if s in chosen or s not in EVENT_SOURCES)
 
 
 def _optional_text(value: object) -> str | None:
@@ -120,7 +141,7 @@ def actor_choices(known_actors: list[str]) -> str:
 
 def check_parameters(notebook: str, country: object = "Syria", governorate: object = None, actor: object = None,
                      start: object = DEFAULT_START, end: object = DEFAULT_END, sources: object = SOURCES,
-                     violence_types: object = VIOLENCE_TYPES[:3], known_actors: list[str] | None = None,
+                     violence_types: object = VIOLENCE_TYPES[:3], primary_source: object = EVENT_SOURCES[0], known_actors: list[str] | None = None,
                      known_countries: list[str] | None = None, known_governorates: list[str] | None = None) -> RunParameters:
     """The one check every notebook calls on its parameters cell."""
     # Any notebook may call this (a researcher's own too); the shipped profiles need their subject.
@@ -137,6 +158,7 @@ def check_parameters(notebook: str, country: object = "Syria", governorate: obje
         start=start_date, end=end_date,
         sources=_choices("sources", sources, SOURCES),
         violence_types=_choices("violence_types", violence_types, VIOLENCE_TYPES),
+        primary_source=_one_choice("primary_source", primary_source, EVENT_SOURCES),
     )
     if notebook == "region_profile" and parameters.governorate is None:
         raise ParameterError("governorate", governorate, "region_profile needs a governorate",
@@ -160,7 +182,7 @@ def slug(p: RunParameters) -> str:
     parts = [p.notebook, p.country, p.governorate or "", p.actor or ""]
     if (p.start, p.end) != (dt.date.fromisoformat(DEFAULT_START), dt.date.fromisoformat(DEFAULT_END)):
         parts.append(f"{p.start.isoformat()}-{p.end.isoformat()}")
-    if p.sources != SOURCES or p.violence_types != VIOLENCE_TYPES[:3]:
-        extra = json.dumps([p.sources, p.violence_types])
+    if p.sources != SOURCES or p.violence_types != VIOLENCE_TYPES[:3] or p.primary_source != EVENT_SOURCES[0]:
+        extra = json.dumps([p.sources, p.violence_types] + ([p.primary_source] if p.primary_source != EVENT_SOURCES[0] else []))
         parts.append(hashlib.sha256(extra.encode()).hexdigest()[:8])
     return "-".join(slugify(x) for x in parts if x)

@@ -134,6 +134,8 @@ class RunOutputs:
 
 
 ACLED_LEFT_OUT = "No ACLED event is listed: ACLED's terms allow aggregates only."
+ACLED_ID_PREFIX = "acled:"  # the event table's ids of ACLED events (data/sources/acled.py)
+ACLED_ID_WITHHELD = "an ACLED event (not listed)"
 COLUMN_UNITS = ("count", "number", "share", "date", "text")
 
 
@@ -169,6 +171,9 @@ def _without_acled(frame: pd.DataFrame, caption: str, event_level: bool) -> tupl
     if "source" not in frame.columns:
         raise ValueError("an event-level table needs its `source` column, so ACLED rows can be left out")
     kept = frame[frame["source"].astype(str) != "acled"].reset_index(drop=True)
+    # Nor its identifiers elsewhere in a row: a curated event linked to an ACLED event names it.
+    for column in kept.columns[kept.dtypes == object]:
+        kept[column] = kept[column].mask(kept[column].astype(str).str.startswith(ACLED_ID_PREFIX), ACLED_ID_WITHHELD)
     return kept, f"{caption.rstrip('.')}. {ACLED_LEFT_OUT}" if caption else ACLED_LEFT_OUT
 
 

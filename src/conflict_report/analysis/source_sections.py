@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ from conflict_report.analysis import coverage, figures, plots, views
 from conflict_report.analysis import tables as report_tables
 from conflict_report.analysis.figures import PALETTE, thousands
 from conflict_report.analysis.results import fmt_int
+from conflict_report.data.schema import EVENT_SOURCES
 from conflict_report.run import Run
 
 COUNTRY_YEAR_CREDIT = "; UCDP Country-Year Dataset on Organized Violence, CC BY 4.0"
@@ -19,28 +22,64 @@ SOURCE_NAMES = {"ucdp_ged": "UCDP GED", "acled": "ACLED", "curated": "Curated fr
 
 def source_coverage(run: Run) -> None:
     table = coverage.events_per_month(run.events[run.events["country"] == run.parameters.country])
-    run.outputs.save_table("events_per_month_by_source", table, "Events per month by source (whole event table)")
+    run.outputs.save_table("events_per_month_by_source", table, "Events per month by source (whole event table); empty: "
+                           "a month outside the source's coverage (not covered), which is not a month without events")
     present = [s for s in SOURCE_NAMES if s in table.columns]
-    # Every month of the span, so a gap in a source's coverage shows as a gap, not a line.
-    months = pd.period_range(table["month"].min(), table["month"].max(), freq="M")
-    table = table.set_index("month").reindex(months.strftime("%Y-%m"), fill_value=0).rename_axis("month").reset_index()
+    months = pd.PeriodIndex(table["month"], freq="M")
     fig, axes = plt.subplots(len(present), 1, sharex=True, squeeze=False, figsize=(7.5, 1.2 + 1.5 * len(present)))
     colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["green"]]
     for ax, source, colour in zip(axes[:, 0], present, colours):
-        ax.bar(months.to_timestamp(), table[source], width=25, color=colour)
+        counts = table[source].astype("float")
+        ax.bar(months.to_timestamp(), counts.fillna(0), width=25, color=colour)
+        uncovered = months[counts.isna().to_numpy()]
+        for i, month in enumerate(uncovered):  # drawn apart, so "not covered" never reads as "no events"
+            ax.axvspan(month.start_time, month.end_time, facecolor="none", edgecolor="#999999", hatch="///", linewidth=0,
+                       label="not covered by this source" if i == 0 else None)
+        if len(uncovered):
+            ax.legend(loc="upper right", fontsize=7)
         ax.set_ylabel("Events", fontsize=8)
         ax.set_title(SOURCE_NAMES[source], fontsize=9, fontweight="normal", loc="left")
         thousands(ax.yaxis)
     fig.suptitle(f"Events per month by source, {run.parameters.country}", x=0.01, ha="left", fontweight="bold", fontsize=11.5, wrap=True)
     axes[-1, 0].set_xlabel("Month of the event's start date")
-    names = {"ucdp_ged": f"UCDP {run.manifest['inputs'][0]['dataset_version']}, CC BY 4.0", "acled": "ACLED", "curated": "events curated from news reports"}
-    credit = "Source: " + "; ".join(names[s] for s in present)
+    credit = run.source_credit(present)
     figures.add_source_line(fig, credit)
     spans = views.source_spans(run.events, run.parameters.country, present)
-    run.outputs.save_figure(fig, "coverage", "Events per month by source over the whole event table.",
-                            f"Bar charts of events per month for each source. Coverage: {views.spans_text(spans)}.", data=table, credit=credit)
+    run.outputs.save_figure(fig, "coverage", "Events per month by source over the whole event table; hatched: months the source "
+                            "does not cover.", f"Bar charts of events per month for each source. Coverage: {views.spans_text(spans)}.",
+                            data=table, credit=credit)
     for source, (first, last) in spans.items():
         run.outputs.text(f"coverage_{source}", views.Period(first, last).display, f"the days covered by {SOURCE_NAMES[source]} (first to last event)")
+    run.outputs.text("coverage_event_sources", views.spans_text({s: span for s, span in spans.items() if s in EVENT_SOURCES}),
+                     "the days each event source covers (first to last event)")
+
+
+def source_comparison(run: Run) -> Markdown:
+    """The event sources side by side, year by year: the report counts one of them (the primary
+    source) and shows the other here, never adding them up."""
+    p = run.parameters
+    both = analysis_select(run, EVENT_SOURCES)
+    spans = views.source_spans(run.events, p.country, EVENT_SOURCES)
+    table = coverage.by_year_and_source(both, spans, range(p.start.year, p.end.year + 1))
+    credit = run.source_credit([s for s in EVENT_SOURCES if s in spans])
+    table = table.assign(source=table["source"].map(SOURCE_NAMES))
+    run.outputs.save_table("by_year_and_source", table, "Events and deaths per year by event source, side by side (never added "
+                           "up); not covered: a year outside the source's coverage", credit=credit)
+    counted = SOURCE_NAMES[run.event_source]
+    others = [SOURCE_NAMES[s] for s in spans if s != run.event_source]
+    run.outputs.text("counted_source", counted, "the event source the report's figures come from")
+    if others:
+        note = (f"The report's figures come from {counted}, the primary source; {' and '.join(others)} is shown beside it "
+                "for comparison and never added to it (the two record the same war).")
+    else:
+        note = f"The report's figures come from {counted}, the one event source given: there is no other to compare it with."
+    run.outputs.text("source_comparison_note", note, "which event source the report counts, and which it compares")
+    return Markdown(report_tables.markdown(report_tables.by_source_for_display(table), align_numbers=False))
+
+
+def analysis_select(run: Run, sources) -> pd.DataFrame:
+    """The run's events (country, period, violence types) from the given sources."""
+    return views.select(run.events, dataclasses.replace(run.parameters, sources=tuple(sources)))
 
 
 def linked(run: Run) -> Markdown:

@@ -99,6 +99,19 @@ def published_for_display(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def by_source_for_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The event sources per year: a year a source does not cover says so in place of numbers."""
+    covered = table["covered"] != "not covered"
+    return pd.DataFrame({
+        "Year": table["year"].astype(str), "Source": table["source"], "Covered": table["covered"],
+        "Events": [f"{int(e):,}" if c else "not covered" for e, c in zip(table["events"], covered)],
+        # One number where the source gives one (ACLED's low, best and high are its one figure).
+        "Deaths, best (low–high)": [figure_text(b, lo, h) if c else "not covered"
+                                    for b, lo, h, c in zip(table["deaths_best"], table["deaths_low"], table["deaths_high"], covered)],
+        "Civilian deaths": [f"{int(d):,}" if c else "not covered" for d, c in zip(table["deaths_civilians"], covered)],
+    })
+
+
 def flags_for_display(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"Flag": table["flag"], "Meaning": table["meaning"], "Rows": table["rows"].map("{:,}".format)})
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from conflict_report import paths
 from conflict_report.analysis.params import RunParameters
-from conflict_report.data.schema import UNKNOWN_ADMIN1, countable
+from conflict_report.data.schema import EVENT_SOURCES, UNKNOWN_ADMIN1, countable
 from conflict_report.errors import ParameterError
 
 DEATHS = ["deaths_low", "deaths_best", "deaths_high"]
@@ -51,9 +51,9 @@ def known_governorates(events: pd.DataFrame, country: str) -> list[str]:
     return sorted(str(name) for name in names if name != UNKNOWN_ADMIN1)
 
 
-# Sources that record every event of their span, so their first and last dates bound what the
-# data can say. Curated rows are a handful of events from news reports: they cover no period.
-CONTINUOUS_SOURCES = ("ucdp_ged", "acled")
+# Sources that record every event of their span (schema.EVENT_SOURCES), so their first and last
+# dates bound what the data can say. Curated rows are a handful of events from news reports:
+# they cover no period.
 SOURCE_NAMES = {"ucdp_ged": "UCDP GED", "acled": "ACLED", "curated": "events curated from news reports"}
 
 
@@ -126,7 +126,7 @@ def covered_period(events: pd.DataFrame, p: RunParameters) -> Period:
         raise ParameterError("start, end", f"{p.start.isoformat()} to {p.end.isoformat()}",
                              f"no source has events in {p.country} in this period",
                              f"a period within what the sources cover ({spans_text(spans)})")
-    continuous = [span for s, span in overlapping.items() if s in CONTINUOUS_SOURCES]
+    continuous = [span for s, span in overlapping.items() if s in EVENT_SOURCES]
     if not continuous:
         return Period(start, end)
     return Period(max(start, min(a for a, _ in continuous)), min(end, max(b for _, b in continuous)))
@@ -177,9 +177,13 @@ def monthly(frame: pd.DataFrame, period: Period | None = None) -> pd.DataFrame:
     spread["deaths_best_coarse"] = spread["deaths_best"].where(spread["date_precision"] >= COARSE_DATE, 0.0)
     columns = [*DEATHS, "deaths_best_coarse"]
     table = spread.groupby("month")[columns].sum()
-    if len(table):
-        # Months with no events are real zeros, not gaps in the line.
-        full = pd.period_range(table.index.min(), table.index.max(), freq="M").strftime("%Y-%m")
+    if len(table) or period is not None:
+        # Months with no events are real zeros, not gaps in the line. With a period: its every
+        # month, and only those; the period is clipped to what the sources cover, so a month
+        # before a source's coverage starts is never drawn as a zero.
+        ends = [] if period is None else [f"{period.start:%Y-%m}", f"{period.end:%Y-%m}"]
+        months = [*table.index, *ends]
+        full = pd.period_range(min(months), max(months), freq="M").strftime("%Y-%m")
         table = table.reindex(full, fill_value=0.0)
     table = table.rename_axis("month").reset_index()
     table["partial"] = table["month"].map(period.month_is_partial) if period is not None else False

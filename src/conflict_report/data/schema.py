@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from pandera.engines import pandas_engine
 
 SOURCES = ("ucdp_ged", "acled", "curated")
+EVENT_SOURCES = ("ucdp_ged", "acled")  # the sources that record every event of their span
 VIOLENCE_TYPES = ("state-based", "non-state", "one-sided", "other")
 UNKNOWN_ADMIN1 = "Unknown"
 

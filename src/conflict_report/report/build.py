@@ -38,6 +38,9 @@ from conflict_report.report.pages import ReportRun, load_report_runs  # noqa: F4
 GENERATED, FIGURES = pages.GENERATED, pages.FIGURES
 TABLES = paths.REPORT / "data"
 VARIABLES = paths.REPORT / "_variables.yml"
+# Which inputs this build has, as page metadata (_quarto.yml's metadata-files), so a page shows
+# a paragraph only when its source is there: ::: {.content-visible when-meta="inputs.acled"}.
+INPUTS_METADATA = paths.REPORT / "_inputs.yml"
 SCRATCH_OUTPUT = "_output.new"  # the render goes here, and replaces _output only once checked
 RENDER_LOG = paths.BUILD / "quarto-render.log"  # Quarto's stderr of the render now in report/_output
 MIN_PDF_PAGES = 10  # a shorter PDF lost its sections
@@ -126,6 +129,7 @@ TABLE_DISPLAY = {
     "opponents": lambda t: report_tables.ranked_for_display(t.head(12), "opponent", "Opponent"),
     "deadliest": report_tables.deadliest_for_display,
     "published_totals": report_tables.published_for_display,
+    "by_year_and_source": report_tables.by_source_for_display,
     "quality_flags": report_tables.flags_for_display,
     "curated_events": report_tables.curated_for_display,
     "claims_checked": report_tables.claims_for_display,
@@ -135,7 +139,8 @@ TABLE_DISPLAY = {
 # Notes printed under a table (the reasoning its rows point to by number).
 TABLE_NOTES = {"claims_checked": report_tables.claims_notes}
 # Room for a one-word header ("Strikes") or a short phrase, which Typst cannot break.
-TABLE_MIN_WIDTHS = {"claims_checked": report_tables.CLAIMS_MIN_WIDTHS, "curated_events": {"Strikes": 12, "Civilian deaths": 16, "Deaths": 18}}
+TABLE_MIN_WIDTHS = {"claims_checked": report_tables.CLAIMS_MIN_WIDTHS, "by_year_and_source": {"Year": 8, "Source": 10},
+                    "curated_events": {"Strikes": 12, "Civilian deaths": 16, "Deaths": 18}}
 CSV_DTYPES = {"count": "Int64", "number": "float64", "share": "float64"}
 
 
@@ -198,8 +203,30 @@ def manifest_table() -> str:
     } for item in manifest["inputs"]])
     return (report_tables.markdown(rows, align_numbers=False)
             + "\n: The inputs of this report, from `data/processed/manifest.json` (which holds the full SHA-256) {#tbl-inputs}\n"
-            + data_links([("Data (CSV)", "data/inputs.csv")], "Licences: UCDP data CC BY 4.0; "
-                         + (f"boundaries: {boundaries_credit()}; " if boundaries_credit() else "") + "curated events: see their citations."))
+            + data_links([("Data (CSV)", "data/inputs.csv")], inputs_licences(manifest)))
+
+
+INPUT_LICENCES = {"ucdp_ged": "UCDP data CC BY 4.0", "ucdp_country_year": "UCDP data CC BY 4.0", "acled": "ACLED: its terms of use",
+                  "boundaries_admin1": "OCHA boundaries CC BY 3.0 IGO", "boundaries_admin2": "OCHA boundaries CC BY 3.0 IGO",
+                  "curated": "curated events: see their citations"}
+
+
+def inputs_licences(manifest: dict) -> str:
+    """The licences of the inputs this build used, once each."""
+    used = dict.fromkeys(INPUT_LICENCES.get(item["name"], INPUT_LICENCES.get(item["source"], "")) for item in manifest["inputs"])
+    if boundaries_credit():  # the boundaries' credit and licence are the BOUNDARIES_CREDIT setting's
+        used[f"boundaries: {boundaries_credit()}"] = None
+    return "Licences: " + "; ".join(text for text in used if text) + "."
+
+
+def acled_mapping_table() -> str:
+    """How ACLED's event types become the report's types of violence: acled.VIOLENCE_TYPE_RULES,
+    the rules the data step applies, printed as they are."""
+    from conflict_report.data.sources.acled import VIOLENCE_TYPE_RULES
+
+    rows = pd.DataFrame({"ACLED event type": list(VIOLENCE_TYPE_RULES), "Type of violence in this report": list(VIOLENCE_TYPE_RULES.values())})
+    return (report_tables.markdown(rows, align_numbers=False)
+            + "\n: ACLED's event types and the report's types of violence (`data/sources/acled.py`, VIOLENCE_TYPE_RULES) {#tbl-acled-mapping}\n")
 
 
 def generated_files(runs: list[ReportRun]) -> tuple[dict[Path, str], dict[Path, bytes]]:
@@ -224,6 +251,7 @@ def generated_files(runs: list[ReportRun]) -> tuple[dict[Path, str], dict[Path, 
     # Sections about one optional input: the curated events (case study), the published totals.
     files[GENERATED / "case-study-body.qmd"] = section_or_note(runs, "case-study", "curated_events", "_sections/case-study.qmd")
     files[GENERATED / "sources-published-body.qmd"] = section_or_note(runs, "sources", "published_totals", "_sections/sources-published.qmd")
+    files[GENERATED / "acled-mapping.qmd"] = acled_mapping_table()
     files.update(changes_files())
     return files, images
 
@@ -247,7 +275,14 @@ def changes_files() -> dict[Path, str]:
 
 def write_sources(runs: list[ReportRun]) -> None:
     """Write the generated files (and remove stale ones, e.g. of a governorate taken out)."""
+    from conflict_report.report.sources_check import hidden_includes
+
+    atomic.write_text(INPUTS_METADATA, "# Written by `python -m conflict_report report` from data/processed/manifest.json. Do not edit.\n"
+                      + yaml.safe_dump(inputs_metadata(runs), sort_keys=True))
     files, images = generated_files(runs)
+    for include in sorted(hidden_includes(paths.REPORT)):
+        # Included from a block this build hides (its source is absent): Quarto still reads the file.
+        files.setdefault(paths.REPORT / include, "<!-- Not in this build: the block that includes this is hidden (report/_inputs.yml). -->\n")
     for stale in [*GENERATED.glob("*.qmd"), *(p for pattern in pages.GENERATED_PAGES for p in paths.REPORT.glob(pattern))]:
         if stale not in files:
             stale.unlink()
@@ -264,6 +299,21 @@ def write_sources(runs: list[ReportRun]) -> None:
     remove_other_files(TABLES, {*copied, TABLES / "inputs.csv"})
     text = yaml.safe_dump(variables(runs), allow_unicode=True, sort_keys=True, width=200)
     atomic.write_text(VARIABLES, "# Written by `python -m conflict_report report` from build/*/results.json. Do not edit.\n" + text)
+
+
+def inputs_metadata(runs: list[ReportRun]) -> dict:
+    """`inputs.<name>`: true for each input the data step used (data/inputs.py names), false for
+    each it did not; `counted.<source>`: true for the event source the report's figures come
+    from (the national run's, else the first event source present), false for the others."""
+    from conflict_report.data import inputs
+    from conflict_report.data.schema import EVENT_SOURCES
+
+    used = {item["name"] for item in json.loads(paths.MANIFEST.read_text(encoding="utf-8"))["inputs"]}
+    national = next((r for r in runs if r.name == "national" and r.results), None)
+    counted = [s for s in (national.results["parameters"]["sources"] if national else [s for s in EVENT_SOURCES if s in used])
+               if s in EVENT_SOURCES][:1]
+    return {"inputs": {item.name: item.name in used for item in inputs.ALL_INPUTS},
+            "counted": {source: source in counted for source in EVENT_SOURCES}}
 
 
 def copy_run_files(runs: list[ReportRun]) -> set[Path]:

@@ -330,7 +330,7 @@ def page_files(runs: list[ReportRun]) -> tuple[dict[Path, str], dict[Path, bytes
         "Each governorate has a page of its own; the ranking is in the [country overview](overview.qmd).\n\n"
         + index_list(runs, "region_profile", "{{{{< var {key}.deaths >}}}} deaths, {{{{< var {key}.share_of_national >}}}} of the national total"))
     files[GENERATED / "actors-intro.qmd"] = (
-        "Each actor has a page of its own. An actor is a side when it is one of the members UCDP lists for side A or B; "
+        "Each actor has a page of its own. An actor is a side when it is one of the members the event source lists for side A or B; "
         "deaths are those of the whole event, on all sides.\n\n"
         + index_list(runs, "actor_profile", "a side in {{{{< var {key}.events >}}}} events with {{{{< var {key}.deaths >}}}} deaths"))
     files[GENERATED / "governorates-compact.qmd"] = (

@@ -39,10 +39,52 @@ def rendered_documents(report_dir: Path, config: dict) -> list[Path]:
     return documents
 
 
+# A block shown or hidden by the build's metadata (report/_inputs.yml): its fence closes it.
+WHEN_META = re.compile(r'(?ms)^(:{3,})\s*\{\.content-(visible|hidden)\s+when-meta="([\w.]+)"\}\s*$(.*?)^\1\s*$')
+
+
+def meta_true(metadata: dict, dotted: str) -> bool:
+    node: object = metadata
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return bool(node)
+
+
+def without_hidden(text: str, metadata: dict) -> str:
+    """The text Quarto renders: blocks whose when-meta condition hides them are left out (their
+    variables need not exist; an ACLED-only build has no UCDP versions to quote)."""
+    def keep(match: re.Match) -> str:
+        shown = meta_true(metadata, match.group(3)) == (match.group(2) == "visible")
+        return match.group(4) if shown else ""
+    while (kept := WHEN_META.sub(keep, text)) != text:  # a kept block may hold another
+        text = kept
+    return text
+
+
+def hidden_includes(report_dir: Path) -> set[str]:
+    """The includes that sit in blocks this build's metadata hides, in the hand-written pages and
+    sections. Quarto resolves an include before it hides its block, so each must exist: the
+    report step writes an empty one where no run made it (an ACLED-only build has no UCDP
+    published-totals table)."""
+    metadata = build_metadata(report_dir)
+    found: set[str] = set()
+    for page in [*report_dir.glob("*.qmd"), *(report_dir / "_sections").glob("*.qmd")]:
+        text = page.read_text(encoding="utf-8")
+        shown = without_hidden(text, metadata)
+        found |= set(INCLUDE.findall(text)) - set(INCLUDE.findall(shown))
+    return found
+
+
+def build_metadata(report_dir: Path) -> dict:
+    path = report_dir / "_inputs.yml"
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+
+
 def expand(path: Path, report_dir: Path, problems: list[str], seen: tuple[Path, ...] = (), base: Path | None = None) -> str:
-    """The document's text with its includes inlined, as Quarto does before rendering. Quarto
-    resolves every include, nested ones too, from the folder of the document being rendered."""
-    text = path.read_text(encoding="utf-8")
+    """The document's text with its includes inlined, as Quarto does before rendering, and the
+    blocks the build's metadata hides left out. Quarto resolves every include, nested ones too,
+    from the folder of the document being rendered."""
+    text = without_hidden(path.read_text(encoding="utf-8"), build_metadata(report_dir))
     base = base or path.parent
 
     def inline(match: re.Match) -> str:

@@ -71,7 +71,7 @@ RESULTS_FILE = "results.json"
 # arguments other than the notebook and the data-dependent lists (tests/test_sweep.py keeps
 # the two in step). Any other notebook's parameters are the names its `parameters` cell
 # assigns, typed by their defaults.
-PARAMETER_NAMES = ("country", "governorate", "actor", "start", "end", "sources", "violence_types")
+PARAMETER_NAMES = ("country", "governorate", "actor", "start", "end", "sources", "violence_types", "primary_source")
 FILE_KEYS = ("notebooks_dir", "defaults", "runs")
 RUN_KEYS = ("name", "notebook", "parameters", "title")
 RUN_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
