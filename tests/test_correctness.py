@@ -223,8 +223,12 @@ RENDER_PLAN = """
     states.append(render_plan.current_state("1.10.18"))
     (report / "_variables.yml").write_text("national:\\n  events: '1,234'\\nbuild:\\n  date: '2032-06-30'\\n", encoding="utf-8")
     states.append(render_plan.current_state("1.10.18"))
+    (report / "_variables.yml").write_text("national:\\n  events: '1,234'\\nbuild:\\n  date: '2032-06-30'\\nreport:\\n  title: 'Another'\\n",
+                                          encoding="utf-8")
+    states.append(render_plan.current_state("1.10.18"))
     text = (report / "_quarto.yml").read_text(encoding="utf-8")
-    (report / "_quarto.yml").write_text(text.replace('title: "Organised violence in Syria"', 'title: "Another title"'), encoding="utf-8")
+    assert 'title: "{{< var report.title >}}"' in text
+    (report / "_quarto.yml").write_text(text.replace('title: "{{< var report.title >}}"', 'title: "Another title"'), encoding="utf-8")
     states.append(render_plan.current_state("1.10.18"))
     plans = [render_plan.pages_to_render(before, after) for before, after in zip(states, states[1:])]
     print(json.dumps(plans))
@@ -233,17 +237,19 @@ RENDER_PLAN = """
 
 def test_the_render_plan_renders_the_pages_that_read_a_change_and_no_other(tmp_path):
     """Quarto's own .gitignore and a comment in runs.yml render nothing; a section renders the
-    pages that include it; a quoted number the pages that quote it (not the build date); a
-    change to _quarto.yml the whole site (None)."""
+    pages that include it; a quoted number the pages that quote it (not the build date); a new
+    report title (which the navigation bar of every page quotes) and a change to _quarto.yml
+    the whole site (None)."""
     root = make_scratch_project(tmp_path / "project")
     done = in_project(root, RENDER_PLAN, timeout=120)
     assert done.returncode == 0, done.stderr
-    after_gitignore_and_comment, after_section, after_number, after_date, after_config = json.loads(done.stdout)
+    after_gitignore_and_comment, after_section, after_number, after_date, after_title, after_config = json.loads(done.stdout)
     assert after_gitignore_and_comment == []
     assert after_section == ["index.qmd", "report.qmd"]
     including = sorted(page.name for page in (root / "report").glob("*.qmd") if "national.events" in expanded(page))
     assert sorted(after_number) == including and "report.qmd" in including and "overview.qmd" in including
     assert after_date == []
+    assert after_title is None
     assert after_config is None
 
 

@@ -92,6 +92,13 @@ def _inside_report(target: str) -> Path | None:
     return candidate if candidate.is_relative_to(paths.REPORT.resolve()) else None
 
 
+def _quoted_values(digest, text: str, values: dict) -> None:
+    """Add to ``digest`` the values of the `{{< var … >}}` keys ``text`` quotes: a new value
+    changes what is rendered although the text is the same."""
+    for key in sorted(set(VAR.findall(text)) - NOT_QUOTED):
+        digest.update(f"var {key}={json.dumps(variable_value(values, key), sort_keys=True, default=str)}\n".encode())
+
+
 def page_key(page: str, values: dict, pages: set[str]) -> str:
     """Hash of everything ``page`` reads apart from the site's shared inputs (see the module)."""
     digest = hashlib.sha256()
@@ -110,8 +117,7 @@ def page_key(page: str, values: dict, pages: set[str]) -> str:
         if path.suffix not in (".qmd", ".md"):
             return
         text = data.decode("utf-8", errors="replace")
-        for key in sorted(set(VAR.findall(text)) - NOT_QUOTED):
-            digest.update(f"var {key}={json.dumps(variable_value(values, key), sort_keys=True, default=str)}\n".encode())
+        _quoted_values(digest, text, values)
         for target in [*INCLUDE.findall(text), *(m.group(1) for m in EMBED.finditer(text)), *LINK.findall(text)]:
             found = _inside_report(target)
             if found is not None and found.relative_to(paths.REPORT.resolve()).as_posix() not in pages:
@@ -143,9 +149,13 @@ def current_state(quarto_version: str) -> RenderState:
     for page in pages:
         title = front_matter((paths.REPORT / page).read_text(encoding="utf-8")).get("title")
         site.update(f"page {page} title {json.dumps(title, default=str)}\n".encode())
+        _quoted_values(site, str(title or ""), values or {})  # a title such as "{{< var report.title >}}"
     for path in _shared_inputs():
         site.update(f"file {path.relative_to(paths.REPORT).as_posix()}\n".encode())
-        site.update(hashlib.sha256(path.read_bytes()).digest())
+        data = path.read_bytes()
+        site.update(hashlib.sha256(data).digest())
+        if path.suffix in (".yml", ".yaml", ".qmd", ".md"):  # _quarto.yml's navbar title quotes the report's title
+            _quoted_values(site, data.decode("utf-8", errors="replace"), values or {})
     return RenderState(site.hexdigest(), {page: page_key(page, values or {}, set(pages)) for page in pages})
 
 
