@@ -318,7 +318,9 @@ def navigation(runs: list[ReportRun]) -> dict:
             *menu("Actors", {"href": "actors.qmd", "text": "All actors"}, profiles["actor_profile"]),
             *menu("Other analyses", None, [r for r in runs if r.other_analysis]),
             *NAV_AFTER]
-    return {"website": {"navbar": {"left": left, "right": NAV_RIGHT}}}
+    # Below Bootstrap's xl width (1200 px) the items and the report's title do not fit on one
+    # line: the bar becomes a menu there rather than cutting the title short.
+    return {"website": {"navbar": {"collapse-below": "xl", "left": left, "right": NAV_RIGHT}}}
 
 
 def page_files(runs: list[ReportRun]) -> tuple[dict[Path, str], dict[Path, bytes]]:
