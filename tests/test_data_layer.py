@@ -112,7 +112,9 @@ def test_manifest_records_every_input_and_output(built_data) -> None:
         assert dt.datetime.fromisoformat(entry["processed_at"]).tzinfo is not None
         if "rows_read" in entry:
             assert entry["rows_read"] == entry["rows_kept"] + entry["rows_rejected"], entry["name"]
-    assert {e["given"] for e in recorded["inputs"]} >= set(DATA_ENV.values())
+    given_files = {value for name, value in DATA_ENV.items() if name != "BOUNDARIES_CREDIT"}  # the credit is a setting, not a file
+    assert {e["given"] for e in recorded["inputs"]} >= given_files
+    assert recorded["boundaries_credit"] == DATA_ENV["BOUNDARIES_CREDIT"]
     for name, digest in recorded["outputs"].items():
         assert sha256_of(processed(built_data, name)) == digest, name
 
