@@ -232,3 +232,39 @@ def _points(geometry: dict):
             yield item
         else:
             stack.extend(item)
+
+
+# --- each optional input removed alone ---------------------------------------------------------
+# The sweep above goes without all of them at once; these go without one at a time, from the full
+# build, so an input is shown to be optional whatever else is there. Which runs use it:
+BOUNDARY_USERS = "national and every governorate run (the map)"
+ALONE = {
+    "UCDP_COUNTRY_YEAR": ({"UCDP_COUNTRY_YEAR": "none"}, {"sources": {"published_totals"}}, NEEDS_TOTALS),
+    "BOUNDARIES_ADMIN1+2": ({"BOUNDARIES_ADMIN1": "none", "BOUNDARIES_ADMIN2": "none", "BOUNDARIES_CREDIT": ""}, BOUNDARY_USERS,
+                            NEEDS_BOUNDARIES),
+    "BOUNDARIES_ADMIN2": ({"BOUNDARIES_ADMIN2": "none"}, {}, None),  # no run reads the districts
+    "curated files": ({}, {"case-study": {"curated_events", "claims_checked"}}, NEEDS_CURATED),
+}
+
+
+@pytest.mark.parametrize("absent", list(ALONE))
+def test_each_optional_input_removed_alone_every_run_succeeds_and_its_users_say_so(absent, swept_project, tmp_path) -> None:
+    env, users, note = ALONE[absent]
+    root = copy_project(swept_project, tmp_path / "project")
+    if absent == "curated files":
+        for path in [*(root / "data" / "curated").glob("*.csv"), *(root / "data" / "curated").glob("*/")]:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    data = run_cli(["data"], root=root, env=env)
+    sweep = run_cli(["notebooks"], root=root, env=env, check=False, timeout=1800)
+    assert sweep.returncode == 0, sweep.stdout + sweep.stderr
+    spec = yaml.safe_load((root / "report" / "runs.yml").read_text(encoding="utf-8"))
+    found = ledgers(root)
+    assert set(found) == {r["name"] for r in spec["runs"]}, "a run left no ledger"
+    if users == BOUNDARY_USERS:
+        users = {name: {"map"} for name in found if name == "national" or name.startswith("gov-")}
+    for name, ledger in found.items():
+        missing = {item["name"] for item in ledger["not_available"]}
+        assert missing == users.get(name, set()), (absent, name, missing)
+        for item in missing:
+            assert ledger["values"][f"{item}_not_available"]["display"].startswith(note), (absent, name, item)
+    assert any(line.startswith("absent:") for line in data.stdout.splitlines()), data.stdout  # make data names what is gone

@@ -63,7 +63,10 @@ def test_monthly_series_stops_at_the_period_end_and_still_sums_to_the_total():
     })
     period = views.Period(pd.Timestamp("2016-01-01"), pd.Timestamp("2019-11-30"))
     table = views.monthly(frame, period)
-    assert table["month"].tolist() == ["2019-11"]
+    # Every month of the period (clipped to what the sources cover): a month without events in
+    # it is a real zero; none past its end.
+    assert table["month"].tolist() == pd.period_range("2016-01", "2019-11", freq="M").strftime("%Y-%m").tolist()
+    assert (table.loc[table["month"] != "2019-11", "deaths_best"] == 0).all()
     assert table["deaths_best"].sum() == pytest.approx(48)
     assert not table["partial"].any()
     assert views.monthly(frame)["month"].tolist() == ["2019-11", "2019-12"]  # what the charts drew before
@@ -187,7 +190,7 @@ def test_readme_and_environment_name_only_files_that_exist():
     named = {(name, m) for name, text in texts.items()
              for m in re.findall(r"(?<![\w/.<-])((?:[\w-]+/)+[\w.-]+\.(?:md|yml|yaml|py|csv|toml|qmd))\b", text)}
     generated = ("data/processed/", "data/raw/", "build/", "report/_output/", "report/_generated/", "report/_variables.yml",
-                 "report/_navigation.yml")
+                 "report/_navigation.yml", "report/_inputs.yml")
     missing = [(name, path) for name, path in named if not path.startswith(generated) and not (REPO / path).exists()]
     assert named and missing == []
 

@@ -124,7 +124,7 @@ def test_a_step_with_nothing_to_do_imports_neither_pandas_nor_pyarrow(swept_proj
 def test_report_runs_file_lists_national_governorates_actors_and_sources():
     document = yaml.safe_load((REPO / "report" / "runs.yml").read_text(encoding="utf-8"))
     runs = {r["name"]: r for r in document["runs"]}
-    assert document["defaults"] == {"country": "Syria", "start": "2016-01-01", "end": "2019-12-31"}
+    assert document["defaults"] == {"country": "Syria", "start": "2016-01-01", "end": "2019-12-31", "primary_source": "ucdp_ged"}
     assert runs["national"]["notebook"] == "overview" and runs["sources"]["notebook"] == "sources"
     assert [r["parameters"]["governorate"] for r in runs.values() if r["notebook"] == "region_profile"] == GOVERNORATES
     assert normalise.governorate_names("Syria") == GOVERNORATES

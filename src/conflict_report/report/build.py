@@ -110,7 +110,7 @@ def licence_line(run: ReportRun, item: dict) -> str:
     if item.get("boundaries"):  # the boundaries' credit beside the data links of every map
         parts.append(f"boundaries: {boundaries_credit()}")
     text = "; ".join(parts) + "."
-    if item.get("event_level"):
+    if item.get("event_level") and any(i["name"] == "acled" for i in read_manifest()["inputs"]):
         text += " " + ACLED_LEFT_OUT
     return text
 
@@ -207,7 +207,6 @@ def manifest_table() -> str:
 
 
 INPUT_LICENCES = {"ucdp_ged": "UCDP data CC BY 4.0", "ucdp_country_year": "UCDP data CC BY 4.0", "acled": "ACLED: its terms of use",
-                  "boundaries_admin1": "OCHA boundaries CC BY 3.0 IGO", "boundaries_admin2": "OCHA boundaries CC BY 3.0 IGO",
                   "curated": "curated events: see their citations"}
 
 

@@ -397,8 +397,10 @@ def partial(c: Comparison | None) -> str:
             "Deaths, net change: best (low to high)": [_range(r.deaths_best_net_change, r.deaths_low_net_change, r.deaths_high_net_change, True)
                                                       for r in c.by_source.itertuples()],
         })
+        acled_note = (" ACLED events count in these numbers but are never listed (ACLED's terms allow aggregates only)."
+                      if "acled" in set(c.by_source["source"]) else "")
         out.append("Events are matched on each source's own event id. Quarantined rows (unusable, see the methods) are counted apart "
-                   "from events the source removed. ACLED events count in these numbers but are never listed (ACLED's terms allow aggregates only).\n")
+                   f"from events the source removed.{acled_note}\n")
         out.append(report_tables.markdown(sources) + "\n: Events added, removed and revised per source, and the net change in deaths {#tbl-changes-sources}\n")
         out.append("An event that moved to another year or governorate counts as revised out of its old cell and into its new one.\n")
         out.append(report_tables.markdown(_cell_table(c.by_year, "year", "Year")) + "\n: Changes by year {#tbl-changes-years}\n")
