@@ -170,13 +170,10 @@ def _without_acled(frame: pd.DataFrame, caption: str, event_level: bool) -> tupl
         return frame, caption
     if "source" not in frame.columns:
         raise ValueError("an event-level table needs its `source` column, so ACLED rows can be left out")
-    acled = frame["source"].astype(str) == "acled"
-    kept = frame[~acled].reset_index(drop=True)
+    kept = frame[frame["source"].astype(str) != "acled"].reset_index(drop=True)
     # Nor its identifiers elsewhere in a row: a curated event linked to an ACLED event names it.
     for column in kept.columns[kept.dtypes == object]:
         kept[column] = kept[column].mask(kept[column].astype(str).str.startswith(ACLED_ID_PREFIX), ACLED_ID_WITHHELD)
-    if not acled.any():  # a report without ACLED does not speak of it
-        return kept, caption
     return kept, f"{caption.rstrip('.')}. {ACLED_LEFT_OUT}" if caption else ACLED_LEFT_OUT
 
 

@@ -110,7 +110,7 @@ def licence_line(run: ReportRun, item: dict) -> str:
     if item.get("boundaries"):  # the boundaries' credit beside the data links of every map
         parts.append(f"boundaries: {boundaries_credit()}")
     text = "; ".join(parts) + "."
-    if item.get("event_level") and any(i["name"] == "acled" for i in read_manifest()["inputs"]):
+    if item.get("event_level"):
         text += " " + ACLED_LEFT_OUT
     return text
 
