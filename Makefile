@@ -22,7 +22,7 @@ RUN := $(PYTHON) -m conflict_report
 # Inputs (see README, "Data"): a local file or a URL each; unset means "as last built", or the
 # documented download default.
 export UCDP_GED UCDP_GED_SHA256 UCDP_GED_VERSION UCDP_COUNTRY_YEAR BOUNDARIES_ADMIN1 BOUNDARIES_ADMIN2 BOUNDARIES_CREDIT ACLED_CSV CONFLICT_REPORT_CHUNK_ROWS
-export WORKERS DASK_SCHEDULER QUARTO EDITIONS_DIR
+export WORKERS FRESH_KERNELS DASK_SCHEDULER QUARTO EDITIONS_DIR
 
 .PHONY: help env data notebooks report render-check test curate-check serve bench clean edition changes
 
@@ -40,7 +40,7 @@ env: $(ENV_READY) ## create the Python environment (.venv, or use the active con
 data: $(ENV_READY) ## build data/processed/ (events.parquet, rejected.csv, manifest.json)
 	$(RUN) data
 
-notebooks: data ## execute every run in report/runs.yml into build/ (WORKERS=n, DASK_SCHEDULER=addr)
+notebooks: data ## execute every run in report/runs.yml into build/ (WORKERS=n, FRESH_KERNELS=1, DASK_SCHEDULER=addr)
 	$(RUN) notebooks
 
 # The data and notebooks steps, then the report's, in one Python process (`all`): a `make

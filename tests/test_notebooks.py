@@ -4,6 +4,7 @@ from the package."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -202,14 +203,21 @@ def test_bad_parameters_fail_at_once_with_valid_values(swept, tmp_path, args, me
 
 
 def test_executed_notebooks_show_every_figure_and_no_html(swept):
-    """A figure is shown in the notebook as well as saved; no output is HTML (it would make
-    Quarto load scripts from a CDN)."""
+    """A figure is shown in the notebook as well as saved, as the saved print PNG itself (not a
+    drawing of its own), scaled to a 100-dpi width; no output is HTML (it would make Quarto load
+    scripts from a CDN)."""
     for run in SLUGS:
         folder = swept / "build" / run
         notebook = json.loads(next(folder.glob("*.ipynb")).read_text(encoding="utf-8"))
         outputs = [o for c in notebook["cells"] for o in c.get("outputs", [])]
         images = [o for o in outputs if "image/png" in o.get("data", {})]
-        assert len(images) == len(results(swept, run)["figures"]) > 0, run
+        figures = results(swept, run)["figures"]
+        assert len(images) == len(figures) > 0, run
+        for image, figure in zip(images, figures):
+            png = (folder / figure["png"]).read_bytes()
+            assert base64.b64decode(image["data"]["image/png"]) == png, (run, figure["name"])
+            width_px = int.from_bytes(png[16:20], "big")  # the PNG's IHDR: 300 dpi
+            assert image["metadata"]["image/png"]["width"] == round(width_px / 3), (run, figure["name"])
         assert not [o for o in outputs if "text/html" in o.get("data", {})], run
 
 

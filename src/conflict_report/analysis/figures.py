@@ -22,7 +22,7 @@ PALETTE = {
 }
 VIOLENCE_COLOURS = {"state-based": PALETTE["blue"], "non-state": PALETTE["orange"], "one-sided": PALETTE["vermillion"], "other": PALETTE["grey"]}
 PRINT_DPI = 300
-NOTEBOOK_DPI = 100  # the copy shown in the notebook: readable, and a notebook stays small
+NOTEBOOK_DPI = 100  # the size of the copy shown in the notebook (the print PNG, scaled)
 
 
 def apply_house_style() -> None:
@@ -118,9 +118,11 @@ def fit_inside(fig, margin: float = 3.0, rounds: int = 3) -> list[str]:
     return text_outside_canvas(fig)
 
 
-def show_in_notebook(fig) -> None:
-    """Display the figure as a PNG in the notebook that runs this (nothing outside IPython).
-    A PNG and its text/plain stand-in only: an HTML output would make Quarto load CDN scripts."""
+def show_in_notebook(png: bytes, fig) -> None:
+    """Display the print PNG in the notebook that runs this (nothing outside IPython), at the
+    size a 100-dpi copy would have: the bytes already written, not a third drawing of the
+    figure. A PNG and its text/plain stand-in only: an HTML output would make Quarto load CDN
+    scripts."""
     try:
         from IPython import get_ipython
         from IPython.display import Image, display
@@ -128,9 +130,7 @@ def show_in_notebook(fig) -> None:
         return
     if get_ipython() is None:
         return
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=NOTEBOOK_DPI, metadata={"Software": None})
-    display(Image(data=buffer.getvalue(), format="png"))
+    display(Image(data=png, format="png", width=round(fig.get_figwidth() * NOTEBOOK_DPI)))
 
 
 def save(fig, folder: Path, name: str) -> dict[str, str]:
@@ -146,10 +146,11 @@ def save(fig, folder: Path, name: str) -> dict[str, str]:
     written = {}
     for ext, options in (("png", {"dpi": PRINT_DPI, "metadata": {"Software": None}}),
                          ("svg", {"metadata": {"Date": None, "Creator": None}})):
-        target = folder / f"{name}.{ext}"
-        with atomic.atomic_path(target) as tmp:
-            fig.savefig(tmp, format=ext, **options)
-        written[ext] = target.name
-    show_in_notebook(fig)
+        drawn = io.BytesIO()
+        fig.savefig(drawn, format=ext, **options)
+        atomic.write_bytes(folder / f"{name}.{ext}", drawn.getvalue())
+        written[ext] = f"{name}.{ext}"
+        if ext == "png":
+            show_in_notebook(drawn.getvalue(), fig)
     plt.close(fig)
     return written

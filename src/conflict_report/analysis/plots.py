@@ -121,14 +121,25 @@ def ranked_bars(table: pd.DataFrame, column: str, title: str, source: str, unit_
     return fig, alt
 
 
-def boundary_shapes(areas: geo.Areas, highlight_pcode: str | None) -> PolyCollection:
+def boundary_shapes(areas: geo.Areas, highlight_pcode: str | None, view: tuple[float, float, float, float],
+                    tolerance: float) -> PolyCollection:
     """The areas' outlines as one collection: drawn as ax.fill would draw each, but without
-    ax.fill's per-vertex Python loop for the axis limits (seconds for OCHA's detailed outlines)."""
+    ax.fill's per-vertex Python loop for the axis limits (seconds for OCHA's detailed outlines).
+
+    Outlines are simplified to `tolerance` (degrees) and those entirely outside `view` (minx,
+    miny, maxx, maxy) left out: OCHA's outlines have vertices a tenth of a print pixel apart,
+    and matplotlib does not simplify a collection, so every vertex of every governorate was
+    drawn twice and written to the SVG (2.8 MB for a governorate's map), most of them outside
+    the zoomed view or closer together than a pixel."""
     rings, faces = [], []
+    minx, miny, maxx, maxy = view
     for pcode, geometry in zip(areas.pcodes, areas.geometries):
+        gminx, gminy, gmaxx, gmaxy = geometry.bounds
+        if gmaxx < minx or gminx > maxx or gmaxy < miny or gminy > maxy:
+            continue
         # OCHA's file mixes Polygon, MultiPolygon and GeometryCollection (stray line parts).
         for polygon in (g for g in getattr(geometry, "geoms", [geometry]) if g.geom_type == "Polygon"):
-            rings.append(np.column_stack(polygon.exterior.xy))
+            rings.append(np.column_stack(polygon.exterior.simplify(tolerance).xy))
             faces.append("#fbe3d6" if pcode == highlight_pcode else "#f2f2f2")
     return PolyCollection(rings, facecolors=faces, edgecolors="#888888", linewidths=0.6, joinstyle="miter", capstyle="butt")
 
@@ -142,7 +153,16 @@ def event_map(frame: pd.DataFrame, areas: geo.Areas, title: str, source: str, bo
     """Events placed at least to the district (geo precision 1-3) as points sized by deaths,
     on the governorate boundaries. Coarser events are not drawn; the caption says how many."""
     fig, ax = plt.subplots(figsize=(7.5, 6.2))
-    ax.add_collection(boundary_shapes(areas, highlight_pcode))
+    bounds = np.array([g.bounds for g in areas.geometries])
+    view = (*bounds[:, :2].min(axis=0), *bounds[:, 2:].max(axis=0))
+    if highlight_pcode and highlight_pcode in areas.pcodes:
+        # Zoom to the governorate, with its neighbours for context.
+        minx, miny, maxx, maxy = areas.geometries[areas.pcodes.index(highlight_pcode)].bounds
+        pad = 0.15 * max(maxx - minx, maxy - miny) + 0.1
+        view = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+    # A quarter of a print pixel: the widest the view can be across the figure, in degrees per pixel.
+    tolerance = max(view[2] - view[0], view[3] - view[1]) / (fig.get_figwidth() * figures.PRINT_DPI) / 4
+    ax.add_collection(boundary_shapes(areas, highlight_pcode, view, tolerance))
     drawn = mapped_events(frame)
     sizes = 4 + 2.2 * np.sqrt(drawn["deaths_best"].astype(float))
     ax.scatter(drawn["longitude"], drawn["latitude"], s=sizes, color=PALETTE["vermillion"], alpha=0.35, linewidths=0)
@@ -150,11 +170,8 @@ def event_map(frame: pd.DataFrame, areas: geo.Areas, title: str, source: str, bo
         ax.scatter([], [], s=4 + 2.2 * np.sqrt(deaths), color=PALETTE["vermillion"], alpha=0.5, label=f"{deaths} deaths")
     ax.legend(loc="lower right", fontsize=8, title="Deaths in one event\n(best estimate)", title_fontsize=8)
     if highlight_pcode and highlight_pcode in areas.pcodes:
-        # Zoom to the governorate, with its neighbours for context.
-        minx, miny, maxx, maxy = areas.geometries[areas.pcodes.index(highlight_pcode)].bounds
-        pad = 0.15 * max(maxx - minx, maxy - miny) + 0.1
-        ax.set_xlim(minx - pad, maxx + pad)
-        ax.set_ylim(miny - pad, maxy + pad)
+        ax.set_xlim(view[0], view[2])
+        ax.set_ylim(view[1], view[3])
     ax.set_aspect(1 / np.cos(np.deg2rad(areas.mean_latitude)))  # lon/lat at the boundaries' own latitude: undistorted shapes
     ax.grid(False)
     ax.set_xticks([]), ax.set_yticks([])
