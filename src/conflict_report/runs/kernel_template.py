@@ -19,6 +19,8 @@ started it stops or dies, so a template never outlives its sweep."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import runpy
@@ -48,8 +50,12 @@ def serve(socket_path: str) -> None:
     # when they run in the kernel, not by these imports.
     os.environ["JPY_PARENT_PID"] = str(os.getpid())  # a forked kernel's parent is this process
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
-    for name in PRELOADED:
-        __import__(name)
+    # debugpy warns on import about frozen modules. A fresh kernel imports it once its stderr
+    # goes to the notebook's message channel, where nothing reads it before the first cell;
+    # here it would print into the sweep's output, once per worker.
+    with contextlib.redirect_stderr(io.StringIO()):
+        for name in PRELOADED:
+            __import__(name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path + ".binding")
     listener.listen(8)
