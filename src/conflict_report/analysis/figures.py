@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on build machines; set before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from conflict_report import atomic  # noqa: E402
@@ -138,7 +139,9 @@ def save(fig, folder: Path, name: str) -> dict[str, str]:
     return the files' paths relative to folder. A figure with text past its edges is an error."""
     folder.mkdir(parents=True, exist_ok=True)
     source_lines = max((t.get_text().count("\n") + 1 for t in fig.texts), default=0)
-    fig.tight_layout(rect=(0, 0.012 + 0.028 * source_lines * 4.2 / fig.get_figheight(), 1, 1))
+    # fig.tight_layout() would leave a placeholder layout engine on the figure, and savefig
+    # lays out a figure with any engine once more before drawing it: run the engine directly.
+    TightLayoutEngine(rect=(0, 0.012 + 0.028 * source_lines * 4.2 / fig.get_figheight(), 1, 1)).execute(fig)
     outside = fit_inside(fig)
     if outside:
         plt.close(fig)
