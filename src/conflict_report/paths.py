@@ -36,6 +36,8 @@ REPORT_OUTPUT = REPORT / "_output"
 EVENTS = PROCESSED / "events.parquet"
 REJECTED = PROCESSED / "rejected.csv"
 MANIFEST = PROCESSED / "manifest.json"
+# Set by the sweep to build/<run>/ for each of its runs (run.py reads it; a run by hand has none).
+RUN_DIR_VARIABLE = "CONFLICT_REPORT_RUN_DIR"
 
 
 def display_path(path: str | os.PathLike) -> str:

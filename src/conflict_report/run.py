@@ -192,7 +192,7 @@ def curated_absent(manifest: dict) -> bool:
     return any(a["variable"] == CURATED_ABSENT["variable"] for a in manifest.get("absent_inputs", []))
 
 
-RUN_DIR_VARIABLE = "CONFLICT_REPORT_RUN_DIR"  # set by the sweep to build/<run>/ for each of its runs
+RUN_DIR_VARIABLE = paths.RUN_DIR_VARIABLE
 HAND_RUNS = "run-outputs"
 
 

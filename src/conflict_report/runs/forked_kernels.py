@@ -4,7 +4,7 @@ tenth of the time, and nothing of one run can reach another.
 A fresh kernel costs a run about 2.7 s before its analysis starts (quiet 2-core machine):
 starting Python and ipykernel, then importing pandas, matplotlib and pandera. Reusing a
 kernel would save that but cannot be shown to carry nothing over (a notebook may change any
-module's globals). Instead each sweep worker starts one template process (kernel_template.py)
+module's globals). Instead each sweep starts one template process (kernel_template.py)
 that imports those libraries and never runs a notebook; every run's kernel is a fork of it, so
 each run starts from the same memory, the template's, never from another run's.
 
@@ -42,44 +42,20 @@ STARTUP_TIMEOUT_S = 120  # the template's imports take about 1.5 s; a loaded mac
 
 
 class KernelTemplate:
-    """One worker's template process: started with the worker, stopped with it."""
+    """The sweep's template process: started before its workers, stopped after them."""
 
     def __init__(self) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="kernel-template-")
         self.socket_path = os.path.join(self._folder.name, "template.sock")
-        # stdin is a pipe only this worker holds: the template stops when it closes, also when
-        # the worker is killed.
+        # stdin is a pipe only the sweep holds: the template stops when it closes, also when
+        # the sweep is killed.
         self.process = subprocess.Popen([sys.executable, str(TEMPLATE_SCRIPT), self.socket_path],
                                         stdin=subprocess.PIPE, start_new_session=True)
-        self.failed: str | None = None
 
-    def serves(self, argv: list[str]) -> bool:
-        """A command the template's fork can stand in for: this Python's ipykernel, no flags."""
-        return self.failed is None and argv[:3] == [sys.executable, "-m", "ipykernel_launcher"]
-
-    def launch(self, argv: list[str], env: dict[str, str], cwd: str) -> ForkedKernel:
-        connection = self._connect()
-        # The kernel watches its parent as it would watch the worker: it exits if the template goes.
-        env = {**env, "JPY_PARENT_PID": str(self.process.pid)}
-        connection.sendall((json.dumps({"argv": argv, "env": env, "cwd": cwd}) + "\n").encode())
-        reply = _read_line(connection)
-        if not reply.startswith("pid "):
-            connection.close()
-            raise RuntimeError(f"the kernel template did not fork a kernel (it answered {reply!r})")
-        return ForkedKernel(int(reply.split()[1]), connection)
-
-    def _connect(self) -> socket.socket:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the kernel template exited with code {self.process.returncode}")
-            if os.path.exists(self.socket_path):
-                connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                connection.connect(self.socket_path)
-                return connection
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the kernel template did not start within {STARTUP_TIMEOUT_S} s")
-            time.sleep(0.02)
+    @property
+    def address(self) -> tuple[str, int]:
+        """What a worker needs to reach it (see TemplateClient)."""
+        return self.socket_path, self.process.pid
 
     def stop(self) -> None:
         if self.process.stdin and not self.process.stdin.closed:
@@ -90,6 +66,62 @@ class KernelTemplate:
             self.process.kill()
             self.process.wait()
         self._folder.cleanup()
+
+    def __enter__(self) -> KernelTemplate:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class TemplateClient:
+    """A worker's way to the sweep's template."""
+
+    def __init__(self, socket_path: str, pid: int) -> None:
+        self.socket_path, self.pid = socket_path, pid
+        self.failed: str | None = None
+
+    def serves(self, argv: list[str]) -> bool:
+        """A command the template's fork can stand in for: this Python's ipykernel, no flags."""
+        return self.failed is None and argv[:3] == [sys.executable, "-m", "ipykernel_launcher"]
+
+    def launch(self, argv: list[str], env: dict[str, str], cwd: str) -> ForkedKernel:
+        connection = self._connect()
+        # The kernel watches its parent as it would watch the worker: it exits if the template goes.
+        env = {**env, "JPY_PARENT_PID": str(self.pid)}
+        connection.sendall((json.dumps({"argv": argv, "env": env, "cwd": cwd}) + "\n").encode())
+        reply = _read_line(connection)
+        if not reply.startswith("pid "):
+            connection.close()
+            raise RuntimeError(f"the kernel template did not fork a kernel (it answered {reply!r})")
+        return ForkedKernel(int(reply.split()[1]), connection)
+
+    def _connect(self) -> socket.socket:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            if not _alive(self.pid):
+                raise RuntimeError(f"the kernel template (pid {self.pid}) has exited")
+            if os.path.exists(self.socket_path):  # created once its imports are done
+                connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                connection.connect(self.socket_path)
+                return connection
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the kernel template did not start within {STARTUP_TIMEOUT_S} s")
+            time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    """Whether the template runs: a template that died stays a zombie until the sweep stops it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        if Path("/proc").is_dir():
+            return False
+    try:  # no /proc (macOS): whether the pid exists
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class ForkedKernel:
@@ -149,18 +181,14 @@ def _read_line(connection: socket.socket) -> str:
     return data.decode()
 
 
-# The template of this worker process, or None: kernels start fresh.
-_template: KernelTemplate | None = None
+# This worker's way to the sweep's template, or None: kernels start fresh.
+_template: TemplateClient | None = None
 
 
-def start_template() -> None:
-    """In a sweep worker, once: start the template (its imports overlap the worker's own)."""
+def use_template(address: tuple[str, int]) -> None:
+    """In a sweep worker, once: fork this worker's kernels from the sweep's template."""
     global _template
-    import multiprocessing.util
-
-    _template = KernelTemplate()
-    # A pool worker leaves through multiprocessing's exit, which runs Finalize callbacks, not atexit.
-    multiprocessing.util.Finalize(_template, _template.stop, exitpriority=10)
+    _template = TemplateClient(*address)
 
 
 def template_in_use() -> bool:

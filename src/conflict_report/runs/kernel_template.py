@@ -11,10 +11,10 @@ working directory, os.environ) happen in its own copy of that memory and end wit
 child then does what `python -m ipykernel_launcher -f CONNECTION_FILE` would do from there:
 a session of its own, the run's working directory and environment, stdin from /dev/null.
 
-Protocol, over a Unix socket, one connection per kernel: the sweep's worker sends one JSON line
+Protocol, over a Unix socket, one connection per kernel: a sweep's worker sends one JSON line
 {"argv": the kernel command, "env": its environment, "cwd": its directory}; the template
 answers "pid N" once the kernel has its own session, and "exit CODE" when it ends. The
-template stops, killing its kernels, when its standard input closes: when the worker that
+template stops, killing its kernels, when its standard input closes: when the sweep that
 started it stops or dies, so a template never outlives its sweep."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 def serve(socket_path: str) -> None:
     # Modules may read the environment when imported (ipykernel's kernelapp reads
-    # JPY_PARENT_PID into a default): the template's is the worker's, as each kernel's is, with
+    # JPY_PARENT_PID into a default): the template's is the sweep's, as each kernel's is, with
     # what jupyter_client and ipykernel add before a kernel's imports. The variables the sweep
     # sets per run (CONFLICT_REPORT_RUN_DIR, IPYTHONDIR) are read by the package and IPython
     # when they run in the kernel, not by these imports.
@@ -52,7 +52,7 @@ def serve(socket_path: str) -> None:
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
     # debugpy warns on import about frozen modules. A fresh kernel imports it once its stderr
     # goes to the notebook's message channel, where nothing reads it before the first cell;
-    # here it would print into the sweep's output, once per worker.
+    # here it would print into the sweep's output.
     with contextlib.redirect_stderr(io.StringIO()):
         for name in PRELOADED:
             __import__(name)
@@ -62,11 +62,11 @@ def serve(socket_path: str) -> None:
     os.rename(socket_path + ".binding", socket_path)  # the worker connects once the imports are done
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "launch")
-    selector.register(sys.stdin, selectors.EVENT_READ, "worker")
+    selector.register(sys.stdin, selectors.EVENT_READ, "sweep")
     kernels: dict[int, socket.socket] = {}
     while True:
         for key, _ in selector.select(timeout=0.05):
-            if key.data == "worker" and not os.read(sys.stdin.fileno(), 4096):
+            if key.data == "sweep" and not os.read(sys.stdin.fileno(), 4096):
                 _stop(kernels)
                 return
             if key.data == "launch":
@@ -152,3 +152,4 @@ def _stop(kernels: dict[int, socket.socket]) -> None:
 
 if __name__ == "__main__":
     serve(sys.argv[1])
+    os._exit(0)  # its kernels are gone; tearing down pandas and matplotlib would only keep the sweep waiting

@@ -25,8 +25,8 @@ sweep takes a fraction of a second: the checked parameters are cached in
 build/.sweep-resolved.json under a hash of the parameters as written and the code fingerprint.
 
 Parallel runs: a pool of WORKERS processes (default: the number of cores), each importing
-papermill once and starting a kernel template: every run's kernel is a fork of it, started in a
-fraction of a fresh kernel's 2.7 s and sharing nothing with the runs before it
+papermill once, and one kernel template for the sweep: every run's kernel is a fork of it,
+started in a fraction of a fresh kernel's 2.7 s and sharing nothing with the runs before it
 (forked_kernels.py; FRESH_KERNELS=1 starts each kernel fresh). Kernels are not started ahead of
 need: with as many workers as cores a waiting kernel would compete for the same CPUs.
 
@@ -41,6 +41,7 @@ PYTHONPATH). Start them with one thread each, e.g. `dask worker <address> --nwor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -465,10 +466,8 @@ def _papermill(job: Job, output: Path) -> str | None:
     warnings.filterwarnings("ignore", message=r"The specified file .* does not end in one of", category=UserWarning)
     # The kernel inherits this process's environment: point it at the sweep's project and at
     # the run's own folder (a notebook run by hand has no such folder and writes elsewhere).
-    from conflict_report.run import RUN_DIR_VARIABLE
-
     os.environ["CONFLICT_REPORT_ROOT"] = job.root
-    os.environ[RUN_DIR_VARIABLE] = str(Path(job.output_path).parent)
+    os.environ[paths.RUN_DIR_VARIABLE] = str(Path(job.output_path).parent)
     with tempfile.TemporaryDirectory(prefix="sweep-kernel-") as sockets:
         # The kernel's IPython profile runs kernel_startup.py first: DataFrames display as
         # Markdown, figures at print resolution (see there).
@@ -653,13 +652,13 @@ def _import_papermill() -> None:
     import papermill  # noqa: F401
 
 
-def _start_worker(fork_kernels: bool) -> None:
-    """A local pool's worker: its kernel template first (its imports overlap papermill's)."""
+def _start_worker(template: tuple[str, int] | None) -> None:
+    """A local pool's worker: its kernels are forked from the sweep's template, if there is one."""
     _exit_with_parent()
-    if fork_kernels:
+    if template is not None:
         from conflict_report.runs import forked_kernels
 
-        forked_kernels.start_template()
+        forked_kernels.use_template(template)
     _import_papermill()
 
 
@@ -706,9 +705,14 @@ def _in_process_pool(jobs: list[Job], workers: int) -> Iterator[tuple[Job, objec
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from conflict_report.runs.forked_kernels import KernelTemplate
+
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context, initializer=_start_worker,
-                             initargs=(_fork_kernels(),)) as pool:
+    # One template for the sweep, started first (its imports overlap the workers' start) and
+    # stopped after the last worker: it never outlives the sweep.
+    with KernelTemplate() if _fork_kernels() else contextlib.nullcontext() as template, \
+            ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context, initializer=_start_worker,
+                                initargs=(template and template.address,)) as pool:
         futures = {pool.submit(execute_run, job): job for job in jobs}
         for future in as_completed(futures):
             yield futures[future], future
