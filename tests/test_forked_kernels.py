@@ -31,7 +31,9 @@ REAL_RUNS = {
 }
 # The meddler runs first, then a real run, then the meddler again, then the other real run:
 # in either order every real run and one meddler run come after a meddler run in the same worker.
-FORWARD = ["meddler-a", "gov-quneitra", "meddler-b", "actor-government-of-turkey"]
+# plain-figure shows a figure the way a researcher's own notebook does, through matplotlib's
+# inline backend, without the package.
+FORWARD = ["meddler-a", "gov-quneitra", "meddler-b", "plain-figure", "actor-government-of-turkey"]
 
 OBSERVE = '''\
 import json, os, sys
@@ -96,6 +98,16 @@ def meddler_notebook() -> nbformat.NotebookNode:
     return notebook
 
 
+def plain_figure_notebook() -> nbformat.NotebookNode:
+    parameters = nbformat.v4.new_code_cell('label = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    # The semicolon: no repr of the line, whose memory address differs between any two kernels.
+    figure = nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\n\nplt.figure(figsize=(3, 2))\nplt.plot([0, 1, 4]);")
+    notebook = nbformat.v4.new_notebook(cells=[parameters, figure])
+    notebook.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    return notebook
+
+
 @pytest.fixture(scope="module")
 def project(built_data, tmp_path_factory) -> Path:
     root = make_project(built_data, tmp_path_factory.mktemp("forked") / "project")
@@ -104,12 +116,15 @@ def project(built_data, tmp_path_factory) -> Path:
     for name in ("region_profile", "actor_profile"):
         shutil.copyfile(REPO / "notebooks" / f"{name}.ipynb", notebooks / f"{name}.ipynb")
     nbformat.write(meddler_notebook(), notebooks / "meddler.ipynb")
+    nbformat.write(plain_figure_notebook(), notebooks / "plain_figure.ipynb")
     return root
 
 
 def run_spec(name: str, **parameters) -> dict:
     if name.startswith(("meddler", "fails", "dies")):
         return {"name": name, "notebook": "meddler", "parameters": {"label": name, **parameters}}
+    if name == "plain-figure":
+        return {"name": name, "notebook": "plain_figure", "parameters": {"label": name}}
     return {"name": name, **REAL_RUNS[name]}
 
 
@@ -179,6 +194,9 @@ def test_forked_and_fresh_kernels_give_the_same_bytes_in_either_order(project, t
         differing = [key for key in reference if found[key] != reference[key]]
         assert not differing, f"{label}: differs from fresh kernels in {differing}"
 
+    # The plain notebook's figure is shown, as in a fresh kernel (the inline backend's hook).
+    assert any("image/png" in output.get("data", {}) for _, outputs, _ in reference["plain-figure/plain_figure.ipynb"]
+               for output in outputs or [])
     # Every meddler run saw what a fresh kernel sees, never the other meddler's changes.
     observed = json.loads(reference["meddler-b/observed.json"])
     assert observed["MEDDLED"] is None and observed["package global PRINT_DPI"] == figures.PRINT_DPI

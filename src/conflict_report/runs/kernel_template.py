@@ -32,11 +32,16 @@ import traceback
 
 # What every run's kernel imports before its first result (python -X importtime over the
 # shipped notebooks' first cell, cProfile of the kernel's start: ipykernel imports its debugger,
-# debugpy, on every start): about 1.7 s a run, paid here once. numpy's OpenBLAS and pyarrow
+# debugpy, on every start): about 1.5 s a run, paid here once. numpy's OpenBLAS and pyarrow
 # start native threads when imported; both re-initialise them in a forked child (pthread_atfork),
 # as multiprocessing's fork start method relies on.
-PRELOADED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "matplotlib_inline.backend_inline",
-             "matplotlib.pyplot", "pandas", "pyarrow.parquet", "pandera.pandas", "yaml")
+PRELOADED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "matplotlib.pyplot", "pandas",
+             "pyarrow.parquet", "pandera.pandas", "yaml")
+# Modules whose import does something only when IPython runs, and so must be imported by the
+# kernel itself: matplotlib's inline backend hooks itself into the shell when imported (the
+# hook that shows a cell's figure without plt.show()); imported here, before any shell, a
+# plain notebook's figures would never be shown.
+IMPORTED_BY_THE_KERNEL = ("matplotlib_inline",)
 # The backend ipykernel chooses for a kernel whose environment names none (ipykernel's
 # kernelapp sets it before any notebook code runs); matplotlib reads it when imported.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -56,6 +61,9 @@ def serve(socket_path: str) -> None:
     with contextlib.redirect_stderr(io.StringIO()):
         for name in PRELOADED:
             __import__(name)
+    early = [name for name in sys.modules if name.split(".")[0] in IMPORTED_BY_THE_KERNEL]
+    if early:
+        raise SystemExit(f"kernel template: {', '.join(early)} imported before a kernel runs; kernels start fresh")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path + ".binding")
     listener.listen(8)
