@@ -192,14 +192,13 @@ def curated_absent(manifest: dict) -> bool:
     return any(a["variable"] == CURATED_ABSENT["variable"] for a in manifest.get("absent_inputs", []))
 
 
-RUN_DIR_VARIABLE = paths.RUN_DIR_VARIABLE
 HAND_RUNS = "run-outputs"
 
 
 def output_folder(parameters: RunParameters) -> Path:
     """Where a run writes: the folder the sweep names; a run by hand (JupyterLab, papermill)
     writes to run-outputs/<slug>/ under its working directory, never into the sweep's build/."""
-    given = os.environ.get(RUN_DIR_VARIABLE, "").strip()
+    given = os.environ.get(paths.RUN_DIR_VARIABLE, "").strip()
     return Path(given).resolve() if given else Path.cwd().resolve() / HAND_RUNS / parameters.slug
 
 
@@ -220,7 +219,7 @@ def start(notebook: str, **raw) -> Run:
     else:
         period = analysis.covered_period(events, parameters)
     folder = output_folder(parameters)
-    if not os.environ.get(RUN_DIR_VARIABLE):
+    if not os.environ.get(paths.RUN_DIR_VARIABLE):
         print(f"A run by hand: figures, tables and results.json go to {folder} (the sweep's runs write to build/<run>/).")
     run = Run(parameters, events, analysis.select(events, parameters), RunOutputs(parameters, folder), manifest, period)
     record_data_facts(run)
