@@ -199,15 +199,15 @@ class ForkedProvisioner(LocalProvisioner):
     async def launch_kernel(self, cmd: list[str], **kwargs):
         if _template is None or not _template.serves(cmd):
             return await super().launch_kernel(cmd, **kwargs)
+        cwd = str(kwargs.get("cwd") or os.getcwd())  # papermill chdirs to the notebook's folder
         try:
-            self.process = _template.launch(cmd, env=dict(kwargs.get("env") or os.environ),
-                                            cwd=str(kwargs.get("cwd") or os.getcwd()))
+            self.process = _template.launch(cmd, env=dict(kwargs.get("env") or os.environ), cwd=cwd)
         except (OSError, RuntimeError) as exc:
             _template.failed = str(exc)
             print(f"kernels start fresh from now on in this worker: {exc}", file=sys.stderr)
             return await super().launch_kernel(cmd, **kwargs)
         self.pid = self.pgid = self.process.pid  # the kernel leads its own session, as a fresh one does
-        self.cwd = kwargs.get("cwd") or os.getcwd()
+        self.cwd = cwd
         return self.connection_info
 
 
