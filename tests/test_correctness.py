@@ -108,20 +108,62 @@ def test_a_title_past_the_canvas_is_found_and_a_wrapped_one_fits():
     plt.close(fig)
 
 
+def test_save_writes_the_print_drawing_or_refuses(tmp_path):
+    """save() writes the 300-dpi drawing it checked, with its own PNG writer: an opaque figure
+    as an RGB PNG with its dpi, a see-through one as RGBA, the pixels savefig draws; a title that cannot fit is an error that names it and
+    writes nothing. (The sweep's figures, Rural Damascus's map among them, whose title the
+    check moves inside the canvas, are measured again in the test below.)"""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    figures.apply_house_style()
+    fig, ax = plt.subplots()
+    ax.bar(["a", "b"], [3, 5])
+    ax.set_title("Two bars")
+    written = figures.save(fig, tmp_path, "bars")
+    with Image.open(tmp_path / written["png"]) as png:
+        assert png.mode == "RGB" and png.size == (2250, 1260) and round(png.info["dpi"][0]) == figures.PRINT_DPI
+        pixels = np.asarray(png)
+    reference = io.BytesIO()
+    fig.savefig(reference, format="png", dpi=figures.PRINT_DPI)  # what savefig draws of it
+    with Image.open(reference) as drawn:
+        assert drawn.mode == "RGBA" and (np.asarray(drawn.convert("RGB")) == pixels).all()
+
+    fig, ax = plt.subplots()  # a figure with a see-through background keeps its alpha channel
+    fig.patch.set_alpha(0)
+    ax.plot([0, 1], [1, 0])
+    written = figures.save(fig, tmp_path, "see-through")
+    reference = io.BytesIO()
+    fig.savefig(reference, format="png", dpi=figures.PRINT_DPI)
+    with Image.open(tmp_path / written["png"]) as png, Image.open(reference) as drawn:
+        assert png.mode == drawn.mode == "RGBA" and (np.asarray(png) == np.asarray(drawn)).all()
+
+    fig, ax = plt.subplots()
+    ax.set_title("An unwrapped title far too long for any canvas of this width, " * 3)
+    with pytest.raises(ValueError, match="unwrapped title far too long"):
+        figures.save(fig, tmp_path, "refused")
+    assert not list(tmp_path.glob("refused*"))
+
+
 EVERY_FIGURE = """
-    import json, sys, nbformat, matplotlib.figure
+    import json, sys, nbformat
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from conflict_report.analysis import figures
     from conflict_report.runs import sweep
 
     checked, problems = [], []
-    real_savefig = matplotlib.figure.Figure.savefig
-    def checked_savefig(fig, target, *args, **kwargs):
-        # Every figure a notebook saves, as laid out for saving: no text past the canvas.
-        if kwargs.get("format") == "png" and kwargs.get("dpi") == figures.PRINT_DPI:
-            checked.append(str(target))
-            problems.extend(f"{target}: {p}" for p in figures.text_outside_canvas(fig))
-        return real_savefig(fig, target, *args, **kwargs)
-    matplotlib.figure.Figure.savefig = checked_savefig
+    real_save = figures.save
+    def checked_save(fig, folder, name):
+        # Every figure a notebook saves, as laid out for saving, measured afresh at the screen's
+        # dpi (save checks its own 300-dpi drawing): no text past the canvas.
+        written = real_save(fig, folder, name)
+        FigureCanvasAgg(fig)  # save closed the figure: a canvas to measure it on
+        checked.append(f"{folder}/{name}")
+        problems.extend(f"{folder}/{name}: {p}" for p in figures.text_outside_canvas(fig))
+        return written
+    figures.save = checked_save
 
     for spec in sweep.read_runs_file():
         notebook = nbformat.read(spec.notebook_path, as_version=4)
