@@ -164,8 +164,14 @@ def event_map(frame: pd.DataFrame, areas: geo.Areas, title: str, source: str, bo
     tolerance = max(view[2] - view[0], view[3] - view[1]) / (fig.get_figwidth() * figures.PRINT_DPI) / 4
     ax.add_collection(boundary_shapes(areas, highlight_pcode, view, tolerance))
     drawn = mapped_events(frame)
-    sizes = 4 + 2.2 * np.sqrt(drawn["deaths_best"].astype(float))
-    ax.scatter(drawn["longitude"], drawn["latitude"], s=sizes, color=PALETTE["vermillion"], alpha=0.35, linewidths=0)
+    # One scatter per death toll, largest first as mapped_events sorts them: the same drawing
+    # order as one scatter of every event, but the SVG defines each size's circle once and reuses
+    # it instead of writing every event as a path of its own (a third of the national map's
+    # time, and its SVG 10 MB -> 2 MB). A one-size scatter is stamped: in the PNG each circle
+    # moves to a whole print pixel, less than a pixel (0.08 mm at 300 dpi) from where it was.
+    for deaths, events in drawn.groupby("deaths_best", sort=False, dropna=False):
+        ax.scatter(events["longitude"], events["latitude"], s=4 + 2.2 * np.sqrt(float(deaths)),
+                   color=PALETTE["vermillion"], alpha=0.35, linewidths=0)
     for deaths in (10, 100, 500):
         ax.scatter([], [], s=4 + 2.2 * np.sqrt(deaths), color=PALETTE["vermillion"], alpha=0.5, label=f"{deaths} deaths")
     ax.legend(loc="lower right", fontsize=8, title="Deaths in one event\n(best estimate)", title_fontsize=8)
