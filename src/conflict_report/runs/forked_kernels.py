@@ -33,11 +33,18 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from queue import Empty
 
+import zmq
+import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
+from traitlets import default
 
 TEMPLATE_SCRIPT = Path(__file__).with_name("kernel_template.py")
+RECONNECT_MS = 5  # how soon a client tries again to reach a kernel still binding its sockets
+EXIT_POLL_S = 0.005  # how often to look whether a killed kernel has exited
 STARTUP_TIMEOUT_S = 120  # the template's imports take about 1.5 s; a loaded machine, much more
 
 
@@ -211,9 +218,60 @@ class ForkedProvisioner(LocalProvisioner):
         return self.connection_info
 
 
+class PromptKernelClient(AsyncKernelClient):
+    """jupyter_client's client, ready when the kernel is. jupyter_client's wait_for_ready
+    ends by waiting until IOPub has been quiet for 0.2 s, at every kernel start: a tenth of a
+    forked kernel's start. This one waits for the kernel's own last message on its kernel_info
+    request, the 'idle' status ipykernel publishes after the reply. As in jupyter_client, a
+    reply with no IOPub message within 0.2 s means IOPub is not connected yet, and the request
+    is sent again. Messages left over from a repeated request belong to another request, and
+    nbclient reads only its own requests' messages."""
+
+    @default("context")
+    def _prompt_context(self):
+        # A client connects as soon as the kernel is forked, before the kernel has bound its
+        # sockets; ZeroMQ then tries again after its default 100 ms, not as soon as they exist.
+        self._created_context = True
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
+        return context
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while not await self._kernel_info_answered(self.kernel_info()):
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+    async def _kernel_info_answered(self, request: str) -> bool:
+        try:
+            reply = await self.shell_channel.get_msg(timeout=1)
+            if reply["msg_type"] != "kernel_info_reply":
+                return False
+            while True:
+                message = await self.iopub_channel.get_msg(timeout=0.2)
+                if (message["msg_type"] == "status" and message["content"]["execution_state"] == "idle"
+                        and message["parent_header"].get("msg_id") == request):
+                    break
+        except Empty:
+            return False
+        self._handle_kernel_info_reply(reply)
+        return True
+
+
 class ForkedKernelManager(AsyncKernelManager):
     """jupyter_client's kernel manager with the forked provisioner (jupyter_client picks a
-    provisioner from the kernel spec; one set before the start is kept)."""
+    provisioner from the kernel spec; one set before the start is kept) and the prompt client."""
+
+    @default("client_factory")
+    def _prompt_client(self):
+        return PromptKernelClient
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        # jupyter_client looks every 0.1 s whether a killed kernel is gone, and a run ends only
+        # then; the template reports a forked kernel's exit a millisecond or two after the kill.
+        await super()._async_wait(pollinterval=min(pollinterval, EXIT_POLL_S))
 
     async def _async_pre_start_kernel(self, **kw):
         if self.provisioner is None:

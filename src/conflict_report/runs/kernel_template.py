@@ -32,11 +32,15 @@ import traceback
 
 # What every run's kernel imports before its first result (python -X importtime over the
 # shipped notebooks' first cell, cProfile of the kernel's start: ipykernel imports its debugger,
-# debugpy, on every start): about 1.5 s a run, paid here once. numpy's OpenBLAS and pyarrow
+# debugpy, on every start): about 1.5 s a run, paid here once; shapely (the maps) and
+# pyarrow.dataset (read_parquet) are what the runs' first figures imported next. numpy's OpenBLAS and pyarrow
 # start native threads when imported; both re-initialise them in a forked child (pthread_atfork),
 # as multiprocessing's fork start method relies on.
 PRELOADED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "matplotlib.pyplot", "pandas",
-             "pyarrow.parquet", "pandera.pandas", "yaml")
+             "pyarrow.parquet", "pyarrow.dataset", "pandera.pandas", "shapely", "yaml",
+             # and what IPKernelApp.initialize imports when a kernel starts
+             "IPython.core.completerlib", "IPython.core.debugger", "IPython.extensions.storemagic", "psutil",
+             "sqlite3", "tornado.platform.asyncio")
 # Modules whose import does something only when IPython runs, and so must be imported by the
 # kernel itself: matplotlib's inline backend hooks itself into the shell when imported (the
 # hook that shows a cell's figure without plt.show()); imported here, before any shell, a
