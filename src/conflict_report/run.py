@@ -83,7 +83,8 @@ class Run:
     @property
     def source_line(self) -> str:
         """'Source: UCDP GED 19.1, CC BY 4.0' for the sources this run's events come from."""
-        used = [s for s in self.parameters.sources if s in set(self.selected["source"])] or [self.event_source]
+        present = set(self.selected["source"].unique())  # unique(), not set(column): 16,000 rows read one by one
+        used = [s for s in self.parameters.sources if s in present] or [self.event_source]
         return self.source_credit(used)
 
     def source_credit(self, sources) -> str:

@@ -631,9 +631,14 @@ def machine_path_replacer(places: dict[str, str]):
     return lambda text: pattern.sub(lambda m: m[1] + places[m[2]], text)
 
 
+BASE64_OUTPUTS = {"image/png", "image/jpeg", "image/gif", "application/pdf"}  # no path in them, megabytes to scan
+
+
 def _map_strings(node, replace) -> None:
     items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
     for key, value in items:
+        if key in BASE64_OUTPUTS:
+            continue
         if isinstance(value, str):
             node[key] = replace(value)
         elif isinstance(value, (dict, list)):
