@@ -60,12 +60,18 @@ def deaths_text(best, low, high) -> str:
     return f"{int(best):,} ({int(low):,}–{high_text}){mark}"
 
 
+def has_inconsistent_rows(shown: pd.DataFrame) -> bool:
+    """Whether a shown table marks any row (a plain scan: shown tables have a few hundred cells)."""
+    return any(INCONSISTENT_MARK in str(value) for value in shown.to_numpy().ravel())
+
+
 def inconsistent_note(shown: pd.DataFrame, link: str | None = None) -> str:
     """The note under a table that has marked rows ('' when none): it says what the mark means
     and points to the flag table (`link`: Markdown for the pointer, e.g. a cross-reference)."""
-    marked = shown.astype(str).apply(lambda column: column.str.contains(INCONSISTENT_MARK, regex=False)).to_numpy().any()
-    if not marked:
-        return ""
+    return inconsistent_note_text(link) if has_inconsistent_rows(shown) else ""
+
+
+def inconsistent_note_text(link: str | None = None) -> str:
     return INCONSISTENT_NOTE + (f" ({link})." if link else " (see the methods' table of flags).")
 
 

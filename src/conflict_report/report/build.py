@@ -26,9 +26,8 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from conflict_report import atomic, paths
+from conflict_report import atomic, paths, yaml_text
 from conflict_report.analysis import tables as report_tables
 from conflict_report.analysis.results import ACLED_LEFT_OUT
 from conflict_report.errors import PipelineError
@@ -167,10 +166,10 @@ def table_block(run: ReportRun, table: dict) -> str:
 def inconsistent_note_block(shown: pd.DataFrame) -> str:
     """The note under a table with marked rows, linking to the methods' flag table: on the
     site a link to its page, in the PDF a link within the one document that holds it."""
-    web = report_tables.inconsistent_note(shown, f"[the table of flags](methods.qmd#{report_tables.FLAG_TABLE_LABEL})")
-    if not web:
+    if not report_tables.has_inconsistent_rows(shown):
         return ""
-    pdf = report_tables.inconsistent_note(shown, f"[the table of flags in the methods](#{report_tables.FLAG_TABLE_LABEL})")
+    web = report_tables.inconsistent_note_text(f"[the table of flags](methods.qmd#{report_tables.FLAG_TABLE_LABEL})")
+    pdf = report_tables.inconsistent_note_text(f"[the table of flags in the methods](#{report_tables.FLAG_TABLE_LABEL})")
     return (f"\n::: {{.content-visible when-format=\"html\"}}\n{web}\n:::\n\n"
             f"::: {{.content-visible unless-format=\"html\"}}\n{pdf}\n:::\n")
 
@@ -277,7 +276,7 @@ def write_sources(runs: list[ReportRun]) -> None:
     from conflict_report.report.sources_check import hidden_includes
 
     atomic.write_text(INPUTS_METADATA, "# Written by `python -m conflict_report report` from data/processed/manifest.json. Do not edit.\n"
-                      + yaml.safe_dump(inputs_metadata(runs), sort_keys=True))
+                      + yaml_text.dump(inputs_metadata(runs), sort_keys=True))
     files, images = generated_files(runs)
     for include in sorted(hidden_includes(paths.REPORT)):
         # Included from a block this build hides (its source is absent): Quarto still reads the file.
@@ -296,7 +295,7 @@ def write_sources(runs: list[ReportRun]) -> None:
     write_inputs_csv()
     remove_other_files(FIGURES, {*copied, *images})
     remove_other_files(TABLES, {*copied, TABLES / "inputs.csv"})
-    text = yaml.safe_dump(variables(runs), allow_unicode=True, sort_keys=True, width=200)
+    text = yaml_text.dump(variables(runs), allow_unicode=True, sort_keys=True, width=200)
     atomic.write_text(VARIABLES, "# Written by `python -m conflict_report report` from build/*/results.json. Do not edit.\n" + text)
 
 
@@ -403,7 +402,7 @@ def run_quarto(binary: str, output_dir: str, pages: list[str] | None = None) -> 
 def expected_texts() -> list[str]:
     """Ledger totals the PDF must print as the ledger formatted them: the national run's deaths
     (best) and events, when the report has a national run."""
-    values = yaml.safe_load(VARIABLES.read_text(encoding="utf-8")) if VARIABLES.exists() else {}
+    values = yaml_text.load(VARIABLES.read_text(encoding="utf-8")) if VARIABLES.exists() else {}
     national = (values or {}).get("national", {})
     return [national[key] for key in ("deaths_best", "events") if key in national]
 

@@ -347,7 +347,8 @@ def _serving(site_dir: Path) -> Iterator[str]:
     """Serve ``site_dir`` on 127.0.0.1 on a free port; yields the base URL (ending in '/')."""
     handler = functools.partial(_QuietFileHandler, directory=str(site_dir))
     server = _QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="report-check-server", daemon=True)
+    # shutdown() waits for serve_forever's next look at its flag: every 0.5 s by default.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="report-check-server", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"

@@ -25,9 +25,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from conflict_report import paths
+from conflict_report import paths, yaml_text
 from conflict_report.analysis import tables as report_tables
 from conflict_report.errors import PipelineError
 
@@ -351,5 +349,5 @@ def page_files(runs: list[ReportRun]) -> tuple[dict[Path, str], dict[Path, bytes
         sections.append(other_section(run, body))
     files[GENERATED / "other-analyses.qmd"] = ("# Other analyses\n\n" + "\n".join(sections)) if sections else ""
     files[NAVIGATION] = ("# Written by `python -m conflict_report report` from report/runs.yml. Do not edit.\n"
-                         + yaml.safe_dump(navigation(runs), allow_unicode=True, sort_keys=False, width=200))
+                         + yaml_text.dump(navigation(runs), allow_unicode=True, sort_keys=False, width=200))
     return files, images

@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from conflict_report import yaml_text
 
 __all__ = ["OVERLAP_TOLERANCE_PT", "PageSetup", "Word", "layout_problems", "page_setup_from_qmd", "report_layout_problems", "words_by_page"]
 
@@ -72,7 +72,7 @@ def _length_points(value: object, where: str) -> float:
 
 def _front_matter(qmd: Path) -> dict:
     match = re.match(r"---\n(.*?)\n---\n", Path(qmd).read_text(encoding="utf-8"), re.S)
-    front = yaml.safe_load(match.group(1)) if match else None
+    front = yaml_text.load(match.group(1)) if match else None
     return front if isinstance(front, dict) else {}
 
 
@@ -223,7 +223,7 @@ def with_variables(text: str, variables_file: Path) -> str:
     """``text`` with its ``{{< var a.b >}}`` shortcodes replaced by their values in the project's
     _variables.yml, as Quarto prints them (the title comes from the runs' country)."""
     try:
-        variables = yaml.safe_load(variables_file.read_text(encoding="utf-8")) or {}
+        variables = yaml_text.load(variables_file.read_text(encoding="utf-8")) or {}
     except OSError:
         variables = {}
 

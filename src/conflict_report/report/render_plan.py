@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from conflict_report import paths
+from conflict_report import paths, yaml_text
 from conflict_report.report.sources_check import EMBED, INCLUDE, VAR, quarto_config, rendered_documents, variable_value
 
 STATE_NAME = ".render-state.json"
@@ -69,7 +69,7 @@ def front_matter(text: str) -> dict:
         return {}
     end = text.find("\n---", 3)
     try:
-        data = yaml.safe_load(text[3:end]) if end > 0 else None
+        data = yaml_text.load(text[3:end]) if end > 0 else None
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -143,7 +143,7 @@ def _shared_inputs() -> list[Path]:
 
 def current_state(quarto_version: str) -> RenderState:
     pages = render_list()
-    values = yaml.safe_load(VARIABLES.read_text(encoding="utf-8")) if VARIABLES.exists() else {}
+    values = yaml_text.load(VARIABLES.read_text(encoding="utf-8")) if VARIABLES.exists() else {}
     site = hashlib.sha256()
     site.update(f"quarto {quarto_version}\n".encode())
     for page in pages:

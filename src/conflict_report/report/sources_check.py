@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from conflict_report import paths
+from conflict_report import paths, yaml_text
 
 KNOWN_FORMATS = {"html", "typst", "pdf", "docx", "revealjs", "gfm", "commonmark", "ipynb", "epub"}
 CROSSREF_PREFIXES = ("fig", "tbl", "sec", "eq", "lst")
@@ -29,7 +29,7 @@ BIB_KEY = re.compile(r"@\w+\s*\{\s*([^,\s]+)\s*,")
 
 
 def quarto_config(report_dir: Path) -> dict:
-    return yaml.safe_load((report_dir / "_quarto.yml").read_text(encoding="utf-8")) or {}
+    return yaml_text.load((report_dir / "_quarto.yml").read_text(encoding="utf-8")) or {}
 
 
 def rendered_documents(report_dir: Path, config: dict) -> list[Path]:
@@ -77,7 +77,7 @@ def hidden_includes(report_dir: Path) -> set[str]:
 
 def build_metadata(report_dir: Path) -> dict:
     path = report_dir / "_inputs.yml"
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    return (yaml_text.load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
 
 
 def expand(path: Path, report_dir: Path, problems: list[str], seen: tuple[Path, ...] = (), base: Path | None = None) -> str:
@@ -163,7 +163,7 @@ def check_document(document: Path, report_dir: Path, variables: dict, bib_keys: 
 
 def document_is_numbered(document: Path, config: dict) -> bool:
     front = document.read_text(encoding="utf-8").split("---")
-    meta = yaml.safe_load(front[1]) if len(front) > 2 else {}
+    meta = yaml_text.load(front[1]) if len(front) > 2 else {}
     return bool((meta or {}).get("number-sections", config.get("number-sections", False)))
 
 
@@ -198,7 +198,7 @@ def check(report_dir: Path | None = None) -> list[str]:
         return [f"_quarto.yml: cannot be read ({exc})"]
     problems = check_config(config)
     variables_file = report_dir / "_variables.yml"
-    variables = yaml.safe_load(variables_file.read_text(encoding="utf-8")) if variables_file.exists() else {}
+    variables = yaml_text.load(variables_file.read_text(encoding="utf-8")) if variables_file.exists() else {}
     bibliography = report_dir / str(config.get("bibliography", "references.bib"))
     bib_keys = set(BIB_KEY.findall(bibliography.read_text(encoding="utf-8"))) if bibliography.exists() else set()
     documents = rendered_documents(report_dir, config)

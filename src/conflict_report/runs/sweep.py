@@ -176,8 +176,10 @@ def read_runs_file(runs_file: Path | str | None = None) -> list[RunSpec]:
 def _load_yaml(path: Path, where: str) -> dict:
     import yaml
 
+    from conflict_report import yaml_text
+
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        document = yaml_text.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RunsFileError(f"{where}: cannot read the runs file ({exc.strerror})") from None
     except yaml.YAMLError as exc:
@@ -533,6 +535,8 @@ def cell_options(source: str) -> dict:
     """A cell's Quarto options: the YAML of its leading `#|` lines ({} when they do not parse)."""
     import yaml
 
+    from conflict_report import yaml_text
+
     lines = []
     for line in source.splitlines():
         match = _OPTION_LINE.match(line)
@@ -540,7 +544,7 @@ def cell_options(source: str) -> dict:
             break
         lines.append(match[1])
     try:
-        options = yaml.safe_load("\n".join(lines)) if lines else {}
+        options = yaml_text.load("\n".join(lines)) if lines else {}
     except yaml.YAMLError:
         return {}
     return options if isinstance(options, dict) else {}
