@@ -146,7 +146,7 @@ def show_in_notebook(png: bytes, fig) -> None:
 
 def _png(rgba: np.ndarray) -> bytes:
     """Agg's pixels at PRINT_DPI as a PNG, without the alpha channel when every pixel is opaque
-    (the house style's figures are): the pixels savefig would write, written 2-3 times faster.
+    (the house style's figures are): the pixels savefig would write, in a third of its time.
     Pillow's encoder, which savefig uses, tries five PNG filters on every row and was two thirds
     of a 300-dpi savefig; on flat-coloured charts zlib's fastest level does nearly as well with
     no filter (files about 10% larger). benchmarks/RESULTS.md, section 4, has the figures."""
